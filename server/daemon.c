@@ -1,0 +1,566 @@
+/* daemon.c - the libmicrohttpd daemon, the request lifecycle and the routes.
+ *
+ * Lifecycle of one request (STYLE.md, libmicrohttpd habit; DESIGN.md trap):
+ *   1. The URI-log callback allocates the request state and keeps the raw
+ *      request target: libmicrohttpd would otherwise turn '+' into ' ' in
+ *      the query, and SigV4 and the website need the bytes as sent.
+ *   2. First access-handler call: pick the route from method, path and
+ *      headers; refuse an announced body over the limit (413 in the route's
+ *      error shape); otherwise return without queuing, which keeps the
+ *      connection alive and lets libmicrohttpd answer Expect: 100-continue.
+ *   3. Body calls append to a bounded buffer.
+ *   4. Final call: run the handler and queue its response.
+ *   5. The completed callback writes the access-log line and frees the state.
+ *
+ * Routing follows DESIGN.md's rule; services that are not built yet answer
+ * 501 in their own error shape so their SDKs raise a clear error.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "common/http.h"
+#include "common/log.h"
+#include "common/util.h"
+
+struct server {
+    const config_t *cfg;
+    storage_t *st;
+    struct MHD_Daemon *mhd;
+    storage_site_opts_t site;
+    char *wellknown; /* prebuilt /.well-known/cloudlet.json */
+    size_t wellknown_len;
+    atomic_int inflight;
+    uint64_t id_base;
+    atomic_uint_fast64_t id_next;
+};
+
+typedef struct route route_t;
+typedef void (*handler_fn)(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                           const route_t *route);
+
+/* One row of the route table: what the request is, how its errors look. */
+struct route {
+    const char *service; /* for the access log */
+    http_proto_t proto;
+    handler_fn handler;
+    const char *too_large_code; /* error code for a 413 in this service's shape */
+    const char *what;           /* for "not built yet" answers */
+};
+
+enum { PHASE_NEW, PHASE_BODY, PHASE_DONE };
+
+typedef struct request {
+    server_t *srv;
+    uint64_t start_ns;
+    char *uri; /* raw request target, owned */
+    const route_t *route;
+    int phase;
+    buf_t body;
+    http_req_t req;
+    http_resp_t resp;
+    int status;
+    size_t bytes;
+} request_t;
+
+/* ---- Handlers that belong to server/ itself ---- */
+
+static void handle_health(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                          const route_t *route)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    http_resp_header(resp, "Content-Type", "application/json");
+    http_resp_header(resp, "Cache-Control", "no-store");
+    http_resp_body_static(resp, ok, sizeof ok - 1);
+}
+
+static void handle_wellknown(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                             const route_t *route)
+{
+    http_resp_header(resp, "Content-Type", "application/json");
+    http_resp_header(resp, "Cache-Control", "no-cache");
+    http_resp_body_static(resp, srv->wellknown, srv->wellknown_len);
+}
+
+static void handle_website(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                           const route_t *route)
+{
+    storage_site_handle(srv->st, &srv->site, req, resp);
+}
+
+static void handle_not_found(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                             const route_t *route)
+{
+    http_error(resp, route->proto, 404, "NotFound", "No such resource.", NULL, req->request_id);
+}
+
+static void handle_method_not_allowed(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                                      const route_t *route)
+{
+    http_resp_header(resp, "Allow", "GET, HEAD, OPTIONS");
+    http_error(resp, route->proto, 405, "MethodNotAllowed",
+               "The specified method is not allowed against this resource.", NULL,
+               req->request_id);
+}
+
+static void handle_unknown_target(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                                  const route_t *route)
+{
+    http_error(resp, route->proto, 400, "UnknownOperationException",
+               "The X-Amz-Target header names no service that cloudlet provides.", NULL,
+               req->request_id);
+}
+
+static void handle_not_built(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                             const route_t *route)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "cloudlet does not provide the %s yet.", route->what);
+    http_error(resp, route->proto, 501, "NotImplemented", msg, NULL, req->request_id);
+}
+
+/* CORS preflight: the SDKs and Amplify send these from browsers (wire doc 0). */
+static void handle_preflight(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                             const route_t *route)
+{
+    resp->status = 204;
+    const char *asked = http_header(req, "Access-Control-Request-Headers");
+    if (asked != NULL && strlen(asked) <= 2048)
+        http_resp_header(resp, "Access-Control-Allow-Headers", asked);
+    else
+        http_resp_header(resp, "Access-Control-Allow-Headers",
+                         "content-type, x-amz-target, x-amz-user-agent, cache-control, "
+                         "authorization, x-amz-date, x-amz-security-token, "
+                         "x-amz-content-sha256, amz-sdk-invocation-id, amz-sdk-request, range, "
+                         "if-none-match, if-match");
+    http_resp_header(resp, "Access-Control-Allow-Methods",
+                     "GET, HEAD, PUT, POST, DELETE, OPTIONS");
+    http_resp_header(resp, "Access-Control-Max-Age", "600");
+}
+
+/* ---- The route table (DESIGN.md, "Routing rule") ---- */
+
+static const route_t R_HEALTH = {"health", HTTP_PROTO_PLAIN, handle_health, "RequestTooLarge", ""};
+static const route_t R_WELLKNOWN = {"wellknown", HTTP_PROTO_PLAIN, handle_wellknown,
+                                    "RequestTooLarge", ""};
+static const route_t R_POOL_KEYS = {"cognito-idp", HTTP_PROTO_PLAIN, handle_not_found,
+                                    "RequestTooLarge", ""};
+static const route_t R_PREFLIGHT = {"cors", HTTP_PROTO_PLAIN, handle_preflight,
+                                    "RequestTooLarge", ""};
+static const route_t R_IDP = {"cognito-idp", HTTP_PROTO_JSON, handle_not_built,
+                              "RequestEntityTooLargeException", "Cognito User Pools API"};
+static const route_t R_IDENTITY = {"cognito-identity", HTTP_PROTO_JSON, handle_not_built,
+                                   "RequestEntityTooLargeException",
+                                   "Cognito Identity (identity pools) API"};
+static const route_t R_TARGET = {"unknown", HTTP_PROTO_JSON, handle_unknown_target,
+                                 "RequestEntityTooLargeException", ""};
+static const route_t R_STS = {"sts", HTTP_PROTO_QUERY, handle_not_built, "RequestEntityTooLarge",
+                              "STS API"};
+static const route_t R_LAMBDA = {"lambda", HTTP_PROTO_JSON, handle_not_built,
+                                 "RequestTooLargeException", "Lambda API"};
+static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_not_built, "EntityTooLarge", "S3 API"};
+static const route_t R_WEBSITE = {"website", HTTP_PROTO_WEBSITE, handle_website, "EntityTooLarge",
+                                  ""};
+static const route_t R_WEBSITE_405 = {"website", HTTP_PROTO_WEBSITE, handle_method_not_allowed,
+                                      "EntityTooLarge", ""};
+
+static http_method_t parse_method(const char *m)
+{
+    static const struct {
+        const char *name;
+        http_method_t m;
+    } methods[] = {{"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},       {"POST", HTTP_POST},
+                   {"PUT", HTTP_PUT},       {"DELETE", HTTP_DELETE},   {"OPTIONS", HTTP_OPTIONS},
+                   {"PATCH", HTTP_PATCH}};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        if (strcmp(m, methods[i].name) == 0)
+            return methods[i].m;
+    }
+    return HTTP_OTHER;
+}
+
+/* "/2015-03-31/functions..." and the other dated Lambda API prefixes
+ * ("/2017-10-31/functions/x/concurrency", "/2021-10-31/functions/x/url"). */
+static int is_lambda_path(const char *p)
+{
+    if (strlen(p) < 21 || p[0] != '/' || p[5] != '-' || p[8] != '-' || p[11] != '/')
+        return 0;
+    for (int i = 1; i <= 10; i++) {
+        if (i != 5 && i != 8 && (p[i] < '0' || p[i] > '9'))
+            return 0;
+    }
+    return strncmp(p + 11, "/functions", 10) == 0 && (p[21] == '\0' || p[21] == '/');
+}
+
+/* "/<userPoolId>/.well-known/jwks.json" or ".../openid-configuration". */
+static int is_pool_wellknown(const char *p)
+{
+    const char *slash = strchr(p + 1, '/');
+    if (slash == NULL || slash == p + 1)
+        return 0;
+    return strcmp(slash, "/.well-known/jwks.json") == 0 ||
+           strcmp(slash, "/.well-known/openid-configuration") == 0;
+}
+
+/* Does the query carry presigned SigV4 parameters? */
+static int query_is_signed(const char *q)
+{
+    return strstr(q, "X-Amz-Signature=") != NULL || strstr(q, "X-Amz-Credential=") != NULL;
+}
+
+static const route_t *pick_route(const http_req_t *req)
+{
+    const char *path = req->path;
+    int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+    if (get && strcmp(path, "/healthz") == 0)
+        return &R_HEALTH;
+    if (get && strcmp(path, "/.well-known/cloudlet.json") == 0)
+        return &R_WELLKNOWN;
+    if (get && is_pool_wellknown(path))
+        return &R_POOL_KEYS;
+    if (req->method == HTTP_OPTIONS)
+        return &R_PREFLIGHT;
+    if (req->method == HTTP_POST && strcmp(path, "/") == 0) {
+        const char *target = http_header(req, "X-Amz-Target");
+        if (target != NULL) {
+            if (util_startswith(target, "AWSCognitoIdentityProviderService."))
+                return &R_IDP;
+            if (util_startswith(target, "AWSCognitoIdentityService."))
+                return &R_IDENTITY;
+            return &R_TARGET;
+        }
+        const char *ctype = http_header(req, "Content-Type");
+        if (ctype != NULL && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
+            return &R_STS;
+    }
+    if (is_lambda_path(path))
+        return &R_LAMBDA;
+    if (http_header(req, "Authorization") != NULL || query_is_signed(req->query))
+        return &R_S3;
+    if (get)
+        return &R_WEBSITE;
+    return &R_WEBSITE_405;
+}
+
+/* ---- libmicrohttpd glue ---- */
+
+static const char *lookup_header(void *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* Keep percent-escapes as sent: paths and queries are decoded by the code
+ * that knows their rules (website keys, SigV4 canonical forms). */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    return strlen(s);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    server_t *srv = cls;
+    request_t *r = xcalloc(1, sizeof *r);
+    r->srv = srv;
+    r->start_ns = util_mono_ns();
+    r->uri = xstrdup(uri);
+    r->phase = PHASE_NEW;
+    http_resp_init(&r->resp);
+    atomic_fetch_add(&srv->inflight, 1);
+    return r;
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("http: %s", msg);
+}
+
+/* Fill the request fields that come from the request line and the connection. */
+static void start_request(server_t *srv, request_t *r, struct MHD_Connection *c,
+                          const char *method)
+{
+    uint64_t id = srv->id_base + atomic_fetch_add(&srv->id_next, 1);
+    snprintf(r->req.request_id, sizeof r->req.request_id, "%016llX", (unsigned long long)id);
+    char *q = strchr(r->uri, '?');
+    if (q != NULL) {
+        *q = '\0';
+        r->req.query = q + 1;
+    } else {
+        r->req.query = "";
+    }
+    r->req.path = r->uri;
+    r->req.path_len = strlen(r->uri);
+    r->req.method_name = method;
+    r->req.method = parse_method(method);
+    r->req.header_fn = lookup_header;
+    r->req.conn = c;
+    r->route = pick_route(&r->req);
+    buf_init(&r->body, srv->cfg->max_body);
+}
+
+static const char *request_id_header(http_proto_t proto)
+{
+    return proto == HTTP_PROTO_JSON || proto == HTTP_PROTO_QUERY ? "x-amzn-RequestId"
+                                                                 : "x-amz-request-id";
+}
+
+/* Turn r->resp into a libmicrohttpd response and queue it. */
+static enum MHD_Result send_response(request_t *r, struct MHD_Connection *c)
+{
+    http_resp_t *resp = &r->resp;
+    struct MHD_Response *mr;
+    if (resp->release != NULL) {
+        mr = MHD_create_response_from_buffer_with_free_callback_cls(
+            resp->body_len, (void *)resp->body, resp->release, resp->release_cls);
+    } else {
+        mr = MHD_create_response_from_buffer(resp->body_len, (void *)resp->body,
+                                             MHD_RESPMEM_PERSISTENT);
+    }
+    if (mr == NULL) {
+        http_resp_clear(resp);
+        return MHD_NO;
+    }
+    /* The body's release now belongs to libmicrohttpd. */
+    resp->release = NULL;
+    for (int i = 0; i < resp->nheaders; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    MHD_add_response_header(mr, request_id_header(r->route->proto), r->req.request_id);
+    const char *origin = http_header(&r->req, "Origin");
+    if (origin != NULL && strlen(origin) <= 512) {
+        MHD_add_response_header(mr, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(mr, "Access-Control-Expose-Headers",
+                                "x-amzn-requestid, x-amzn-errortype, x-amz-request-id, etag, "
+                                "x-amz-version-id, date, content-range, content-length, "
+                                "x-amz-function-error, x-amz-log-result, x-amz-executed-version");
+        MHD_add_response_header(mr, "Vary", "Origin");
+    }
+    r->status = resp->status;
+    r->bytes = r->req.method == HTTP_HEAD ? 0 : resp->body_len;
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp->status, mr);
+    MHD_destroy_response(mr);
+    http_resp_clear(resp);
+    r->phase = PHASE_DONE;
+    return ret;
+}
+
+static enum MHD_Result send_too_large(request_t *r, struct MHD_Connection *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "The request body is larger than the limit of %zu bytes.",
+             r->srv->cfg->max_body);
+    http_resp_clear(&r->resp);
+    http_error(&r->resp, r->route->proto, 413, r->route->too_large_code, msg, NULL,
+               r->req.request_id);
+    return send_response(r, c);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    server_t *srv = cls;
+    request_t *r = *req_cls;
+    if (r == NULL)
+        return MHD_NO;
+
+    if (r->phase == PHASE_NEW) {
+        start_request(srv, r, c, method);
+        r->phase = PHASE_BODY;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl != NULL) {
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (*end != '\0' || n > srv->cfg->max_body)
+                return send_too_large(r, c);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (r->phase == PHASE_BODY &&
+            buf_append(&r->body, upload_data, *upload_data_size) != 0) {
+            /* A chunked body ran past the limit. */
+            *upload_data_size = 0;
+            return send_too_large(r, c);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->phase == PHASE_DONE)
+        return MHD_YES;
+
+    r->req.body = (const unsigned char *)r->body.data;
+    r->req.body_len = r->body.len;
+    r->route->handler(srv, &r->req, &r->resp, r->route);
+    return send_response(r, c);
+}
+
+/* One JSON line per request: no query string and no header values, since
+ * presigned URLs and Authorization carry credentials. */
+static void access_log(request_t *r, struct MHD_Connection *c, enum MHD_RequestTerminationCode toe)
+{
+    char ts[25], ip[INET6_ADDRSTRLEN] = "-";
+    log_timestamp(ts);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    }
+    double ms = (double)(util_mono_ns() - r->start_ns) / 1e6;
+    const char *m = r->req.method_name ? r->req.method_name : "-";
+    const char *path = r->req.path ? r->req.path : "";
+    size_t plen = strlen(path) > 1024 ? 1024 : strlen(path);
+    char mem[8192]; /* fits a 1024-byte path even if every byte needs \u escaping */
+    buf_t b;
+    buf_init_fixed(&b, mem, sizeof mem);
+    buf_printf(&b, "{\"time\":\"%s\",\"id\":\"%s\",\"remote\":\"%s\",\"method\":\"", ts,
+               r->req.request_id, ip);
+    buf_json_escape(&b, m, strlen(m) > 16 ? 16 : strlen(m));
+    buf_puts(&b, "\",\"path\":\"");
+    buf_json_escape(&b, path, plen);
+    buf_printf(&b, "\",\"service\":\"%s\",\"status\":%d,\"bytes\":%zu,\"ms\":%.3f%s}",
+               r->route ? r->route->service : "-", r->status, r->bytes, ms,
+               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
+    log_line(b.data, b.len);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    server_t *srv = cls;
+    request_t *r = *req_cls;
+    if (r == NULL)
+        return;
+    *req_cls = NULL;
+    if (srv->cfg->access_log && r->phase != PHASE_NEW)
+        access_log(r, c, toe);
+    http_resp_clear(&r->resp);
+    buf_free(&r->body);
+    free(r->uri);
+    free(r);
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+/* ---- Start and stop ---- */
+
+static char *build_wellknown(const config_t *cfg)
+{
+    buf_t b;
+    buf_init(&b, 0);
+    char endpoint[300];
+    if (cfg->endpoint != NULL)
+        snprintf(endpoint, sizeof endpoint, "%s", cfg->endpoint);
+    else if (strchr(cfg->listen_host, ':') != NULL)
+        snprintf(endpoint, sizeof endpoint, "http://[%s]:%u", cfg->listen_host, cfg->listen_port);
+    else
+        snprintf(endpoint, sizeof endpoint, "http://%s:%u", cfg->listen_host, cfg->listen_port);
+    buf_puts(&b, "{\"region\":\"");
+    buf_json_escape(&b, cfg->region, strlen(cfg->region));
+    buf_puts(&b, "\",\"endpoint\":\"");
+    buf_json_escape(&b, endpoint, strlen(endpoint));
+    buf_puts(&b, "\",\"siteBucket\":\"");
+    buf_json_escape(&b, cfg->site_bucket, strlen(cfg->site_bucket));
+    buf_puts(&b, "\",\"functions\":[]}");
+    return buf_steal(&b, NULL);
+}
+
+server_t *server_start(const config_t *cfg, storage_t *st, char *err, size_t errsz)
+{
+    server_t *srv = xcalloc(1, sizeof *srv);
+    srv->cfg = cfg;
+    srv->st = st;
+    srv->site.bucket = cfg->site_bucket;
+    srv->site.index_doc = cfg->index_doc;
+    srv->site.error_doc = cfg->error_doc;
+    srv->site.spa_fallback = cfg->spa_fallback;
+    srv->wellknown = build_wellknown(cfg);
+    srv->wellknown_len = strlen(srv->wellknown);
+    util_random(&srv->id_base, sizeof srv->id_base);
+    atomic_init(&srv->inflight, 0);
+    atomic_init(&srv->id_next, 0);
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->listen_host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)cfg->listen_port);
+    } else if (inet_pton(AF_INET6, cfg->listen_host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)cfg->listen_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, errsz, "listen address '%s' is not an IP address", cfg->listen_host);
+        goto err;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg->threads ? cfg->threads : (cores > 0 ? (unsigned)cores : 1);
+    /* The pool holds the request line and headers plus the response header;
+     * a request whose headers do not fit gets 431 from libmicrohttpd. */
+    size_t pool = cfg->max_header + 16384;
+
+    srv->mhd = MHD_start_daemon(
+        flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->idle_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_END);
+    if (srv->mhd == NULL) {
+        snprintf(err, errsz, "cannot listen on %s:%u (address in use or not permitted)",
+                 cfg->listen_host, cfg->listen_port);
+        goto err;
+    }
+    log_info("listening on http://%s:%u with %u threads, data in %s", cfg->listen_host,
+             cfg->listen_port, threads, cfg->data_dir);
+    return srv;
+err:
+    free(srv->wellknown);
+    free(srv);
+    return NULL;
+}
+
+void server_stop(server_t *srv, unsigned grace_ms)
+{
+    if (srv == NULL)
+        return;
+    /* Stop accepting; requests already on connections are finished. */
+    MHD_socket ls = MHD_quiesce_daemon(srv->mhd);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    uint64_t deadline = util_mono_ns() + (uint64_t)grace_ms * 1000000u;
+    while (atomic_load(&srv->inflight) > 0 && util_mono_ns() < deadline) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int left = atomic_load(&srv->inflight);
+    MHD_stop_daemon(srv->mhd);
+    if (left > 0)
+        log_warn("stopped with %d requests unfinished after %u ms", left, grace_ms);
+    free(srv->wellknown);
+    free(srv);
+}

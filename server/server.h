@@ -1,0 +1,56 @@
+/* server.h - cloudlet's HTTP front: configuration and the daemon.
+ *
+ * server/ owns the socket, the per-request lifecycle and the route table
+ * (DESIGN.md, "Routing rule"); the modules own their handlers. main.c parses
+ * flags, loads the config, opens storage and starts the daemon.
+ */
+#ifndef CLOUDLET_SERVER_H
+#define CLOUDLET_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/storage.h"
+
+/* Every setting of cloudlet.json, with defaults applied. Strings are owned. */
+typedef struct config {
+    char *listen_host;     /* "127.0.0.1" */
+    unsigned listen_port;  /* 8080 */
+    char *data_dir;        /* "var" */
+    char *region;          /* "us-east-1" */
+    char *account_id;      /* "000000000000" */
+    char *endpoint;        /* public URL; NULL = "http://<listen>" */
+    unsigned threads;      /* 0 = number of cores */
+    size_t max_body;       /* limits.maxBodyBytes: 128 MiB */
+    size_t max_header;     /* limits.maxHeaderBytes: 16 KiB */
+    unsigned max_conns;    /* limits.maxConnections: 1024 */
+    unsigned idle_timeout; /* limits.idleTimeoutSeconds: 30 */
+    size_t map_size;       /* storage.mapSizeMB: 16384 MiB */
+    char *site_bucket;     /* site.bucket: "site" */
+    char *index_doc;       /* site.indexDocument: "index.html" */
+    char *error_doc;       /* site.errorDocument: NULL = none */
+    int spa_fallback;      /* site.spaFallback: false */
+    int access_log;        /* accessLog: true */
+} config_t;
+
+/* Fill *cfg with the defaults. */
+void config_defaults(config_t *cfg);
+/* Read `path` (cloudlet.json) over the defaults already in *cfg. On error
+ * returns -1 and writes a message naming the file and the field into
+ * err (size errsz); *cfg is then partly updated and must still be freed. */
+int config_load(config_t *cfg, const char *path, char *err, size_t errsz);
+/* Parse "HOST:PORT" into the config. Returns 0 or -1. */
+int config_set_listen(config_t *cfg, const char *hostport);
+/* Free the strings of a config (not the struct). */
+void config_free(config_t *cfg);
+
+typedef struct server server_t;
+
+/* Start serving on cfg's address with storage `st` (borrowed; must outlive
+ * the server). Returns NULL with a message in err on failure. */
+server_t *server_start(const config_t *cfg, storage_t *st, char *err, size_t errsz);
+/* Stop accepting, wait up to grace_ms for requests in flight, then stop the
+ * daemon and free the server. Accepts NULL. */
+void server_stop(server_t *srv, unsigned grace_ms);
+
+#endif
