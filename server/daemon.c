@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,10 @@ struct route {
     const char *what;           /* for "not built yet" answers */
 };
 
-enum { PHASE_NEW, PHASE_BODY, PHASE_DONE };
+/* PHASE_DISCARD: a chunked body passed the limit; the rest is read and
+ * dropped (up to DISCARD_MAX bytes) so that a 413 can still be sent. */
+enum { PHASE_NEW, PHASE_BODY, PHASE_DISCARD, PHASE_DONE };
+#define DISCARD_MAX ((size_t)16 << 20)
 
 typedef struct request {
     server_t *srv;
@@ -68,6 +72,7 @@ typedef struct request {
     const route_t *route;
     int phase;
     buf_t body;
+    size_t discarded;
     http_req_t req;
     http_resp_t resp;
     int status;
@@ -270,7 +275,9 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     server_t *srv = cls;
-    request_t *r = xcalloc(1, sizeof *r);
+    /* Not calloc: the response arena is kilobytes that need no zeroing. */
+    request_t *r = xmalloc(sizeof *r);
+    memset(r, 0, offsetof(request_t, resp));
     r->srv = srv;
     r->start_ns = util_mono_ns();
     r->uri = xstrdup(uri);
@@ -295,7 +302,10 @@ static void start_request(server_t *srv, request_t *r, struct MHD_Connection *c,
                           const char *method)
 {
     uint64_t id = srv->id_base + atomic_fetch_add(&srv->id_next, 1);
-    snprintf(r->req.request_id, sizeof r->req.request_id, "%016llX", (unsigned long long)id);
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = HTTP_REQUEST_ID_LEN - 1; i >= 0; i--, id >>= 4)
+        r->req.request_id[i] = hex[id & 15];
+    r->req.request_id[HTTP_REQUEST_ID_LEN] = '\0';
     char *q = strchr(r->uri, '?');
     if (q != NULL) {
         *q = '\0';
@@ -392,17 +402,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (r->phase == PHASE_BODY &&
-            buf_append(&r->body, upload_data, *upload_data_size) != 0) {
-            /* A chunked body ran past the limit. */
-            *upload_data_size = 0;
-            return send_too_large(r, c);
-        }
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (r->phase == PHASE_BODY && buf_append(&r->body, upload_data, n) != 0) {
+            /* A chunked body ran past the limit. libmicrohttpd cannot queue a
+             * response before the body ends, so drop what came and answer 413
+             * at the end; a client that keeps sending is cut off. */
+            buf_free(&r->body);
+            r->phase = PHASE_DISCARD;
+        }
+        if (r->phase == PHASE_DISCARD) {
+            r->discarded += n;
+            if (r->discarded > DISCARD_MAX)
+                return MHD_NO;
+        }
         return MHD_YES;
     }
     if (r->phase == PHASE_DONE)
         return MHD_YES;
+    if (r->phase == PHASE_DISCARD)
+        return send_too_large(r, c);
 
     r->req.body = (const unsigned char *)r->body.data;
     r->req.body_len = r->body.len;
@@ -425,7 +444,9 @@ static void access_log(request_t *r, struct MHD_Connection *c, enum MHD_RequestT
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
     }
-    double ms = (double)(util_mono_ns() - r->start_ns) / 1e6;
+    /* Milliseconds with three decimals, printed as integers: no floating point
+     * formatting on the per-request path. */
+    uint64_t us = (util_mono_ns() - r->start_ns) / 1000;
     const char *m = r->req.method_name ? r->req.method_name : "-";
     const char *path = r->req.path ? r->req.path : "";
     size_t plen = strlen(path) > 1024 ? 1024 : strlen(path);
@@ -437,8 +458,9 @@ static void access_log(request_t *r, struct MHD_Connection *c, enum MHD_RequestT
     buf_json_escape(&b, m, strlen(m) > 16 ? 16 : strlen(m));
     buf_puts(&b, "\",\"path\":\"");
     buf_json_escape(&b, path, plen);
-    buf_printf(&b, "\",\"service\":\"%s\",\"status\":%d,\"bytes\":%zu,\"ms\":%.3f%s}",
-               r->route ? r->route->service : "-", r->status, r->bytes, ms,
+    buf_printf(&b, "\",\"service\":\"%s\",\"status\":%d,\"bytes\":%zu,\"ms\":%llu.%03u%s}",
+               r->route ? r->route->service : "-", r->status, r->bytes,
+               (unsigned long long)(us / 1000), (unsigned)(us % 1000),
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
     log_line(b.data, b.len);
 }
