@@ -65,6 +65,7 @@ struct storage {
     MDB_dbi buckets;
     MDB_dbi objects;
     MDB_dbi meta;
+    MDB_dbi records;
     pthread_mutex_t lock; /* guards idle and nidle */
     storage_view_t *idle; /* views whose read transaction is reset, ready to renew */
     unsigned nidle;
@@ -597,6 +598,8 @@ int storage_open(storage_t **out, const char *dir, const storage_options_t *opts
         rc = mdb_dbi_open(txn, "objects", MDB_CREATE, &s->objects);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "records", MDB_CREATE, &s->records);
     if (rc != 0) {
         rc = lmdb_error("open databases", rc);
         goto err;
@@ -1360,4 +1363,170 @@ err:
     if (txn)
         mdb_txn_abort(txn);
     return rc;
+}
+
+/* ---- records ---- */
+
+struct storage_txn {
+    storage_t *s;
+    MDB_txn *txn;
+    int failed; /* the storage code of a write that broke the transaction */
+};
+
+#define TABLE_MAX 32
+
+/* The LMDB key of a record: table name, NUL, key. Returns its length, or 0
+ * when the table name or the key is not acceptable. */
+static size_t rec_key(const char *table, const void *key, size_t key_len,
+                      unsigned char out[STORAGE_REC_MAX_KEY])
+{
+    size_t tlen = strnlen(table, TABLE_MAX + 1);
+    if (tlen == 0 || tlen > TABLE_MAX || tlen + 1 + key_len > STORAGE_REC_MAX_KEY)
+        return 0;
+    memcpy(out, table, tlen);
+    out[tlen] = '\0';
+    if (key_len > 0)
+        memcpy(out + tlen + 1, key, key_len);
+    return tlen + 1 + key_len;
+}
+
+int storage_txn_begin(storage_t *s, storage_txn_t **out)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        return lmdb_error("begin write", rc);
+    storage_txn_t *t = xmalloc(sizeof *t);
+    t->s = s;
+    t->txn = txn;
+    t->failed = 0;
+    *out = t;
+    return 0;
+}
+
+int storage_txn_commit(storage_txn_t *t)
+{
+    int rc = t->failed;
+    if (rc != 0) {
+        mdb_txn_abort(t->txn);
+    } else {
+        rc = mdb_txn_commit(t->txn);
+        rc = rc ? lmdb_error("commit", rc) : 0;
+    }
+    free(t);
+    return rc;
+}
+
+void storage_txn_abort(storage_txn_t *t)
+{
+    if (t == NULL)
+        return;
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+/* Shared by the transaction and view readers. */
+static int rec_get(MDB_txn *txn, MDB_dbi dbi, const char *table, const void *key, size_t key_len,
+                   const void **val, size_t *val_len)
+{
+    unsigned char lk[STORAGE_REC_MAX_KEY];
+    size_t n = rec_key(table, key, key_len, lk);
+    if (n == 0)
+        return STORAGE_EINVAL;
+    MDB_val k = {n, lk}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return STORAGE_ENOTFOUND;
+    if (rc != 0)
+        return lmdb_error("get record", rc);
+    *val = v.mv_data;
+    *val_len = v.mv_size;
+    return 0;
+}
+
+int storage_rec_get(storage_txn_t *t, const char *table, const void *key, size_t key_len,
+                    const void **val, size_t *val_len)
+{
+    if (t->failed)
+        return t->failed;
+    return rec_get(t->txn, t->s->records, table, key, key_len, val, val_len);
+}
+
+int storage_view_rec_get(storage_view_t *v, const char *table, const void *key, size_t key_len,
+                         const void **val, size_t *val_len)
+{
+    return rec_get(v->txn, v->s->records, table, key, key_len, val, val_len);
+}
+
+int storage_rec_put(storage_txn_t *t, const char *table, const void *key, size_t key_len,
+                    const void *val, size_t val_len, unsigned flags)
+{
+    if (t->failed)
+        return t->failed;
+    unsigned char lk[STORAGE_REC_MAX_KEY];
+    size_t n = rec_key(table, key, key_len, lk);
+    if (n == 0)
+        return STORAGE_EINVAL;
+    MDB_val k = {n, lk}, v = {val_len, (void *)val};
+    int rc = mdb_put(t->txn, t->s->records, &k, &v,
+                     (flags & STORAGE_PUT_IF_ABSENT) ? MDB_NOOVERWRITE : 0);
+    if (rc == MDB_KEYEXIST)
+        return STORAGE_EEXIST;
+    if (rc != 0) {
+        /* LMDB leaves the transaction unusable after a failed put. */
+        t->failed = lmdb_error("put record", rc);
+        return t->failed;
+    }
+    return 0;
+}
+
+int storage_rec_del(storage_txn_t *t, const char *table, const void *key, size_t key_len)
+{
+    if (t->failed)
+        return t->failed;
+    unsigned char lk[STORAGE_REC_MAX_KEY];
+    size_t n = rec_key(table, key, key_len, lk);
+    if (n == 0)
+        return STORAGE_EINVAL;
+    MDB_val k = {n, lk};
+    int rc = mdb_del(t->txn, t->s->records, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return STORAGE_ENOTFOUND;
+    if (rc != 0) {
+        t->failed = lmdb_error("delete record", rc);
+        return t->failed;
+    }
+    return 0;
+}
+
+int storage_view_rec_scan(storage_view_t *v, const char *table, const void *prefix,
+                          size_t prefix_len,
+                          int (*cb)(void *ctx, const void *key, size_t key_len, const void *val,
+                                    size_t val_len),
+                          void *ctx)
+{
+    unsigned char lk[STORAGE_REC_MAX_KEY];
+    size_t n = rec_key(table, prefix, prefix_len, lk);
+    if (n == 0)
+        return STORAGE_EINVAL;
+    size_t tlen = n - prefix_len; /* table name and its NUL */
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(v->txn, v->s->records, &cur);
+    if (rc != 0)
+        return lmdb_error("open cursor", rc);
+    MDB_val k = {n, lk}, val;
+    int ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+        if (!starts_with(k.mv_data, k.mv_size, lk, n))
+            break;
+        ret = cb(ctx, (const unsigned char *)k.mv_data + tlen, k.mv_size - tlen, val.mv_data,
+                 val.mv_size);
+        if (ret != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = lmdb_error("scan records", rc);
+    return ret;
 }

@@ -181,6 +181,50 @@ void storage_deploy_abort(storage_deploy_t *d);
  * forward again). STORAGE_ENOVERSION if there is no previous version. */
 int storage_bucket_rollback(storage_t *s, const char *bucket, uint32_t *version_out);
 
+/* ---- Records: small key-value tables for the other modules ---- */
+
+/* Other modules (users, codes, keys, identities, queued events) keep their
+ * records here, in named tables inside one LMDB database. A table name is
+ * 1-32 characters without NUL; table name plus key must fit
+ * STORAGE_REC_MAX_KEY bytes. Values may be large (they go to overflow pages). */
+#define STORAGE_REC_MAX_KEY 480
+
+typedef struct storage_txn storage_txn_t;
+
+/* Begin a write transaction. It holds LMDB's writer lock (shared with other
+ * processes) until commit or abort: do slow work (password hashing) first.
+ * Commit or abort on the thread that began it. */
+int storage_txn_begin(storage_t *s, storage_txn_t **out);
+/* Commit durably and free t. STORAGE_EFULL if the map filled up (nothing was
+ * written); after any failed write in t only abort remains, and commit
+ * returns that write's error. */
+int storage_txn_commit(storage_txn_t *t);
+/* Discard every write of t and free it. Accepts NULL. */
+void storage_txn_abort(storage_txn_t *t);
+
+/* Read a record inside a write transaction. *val borrows from the map (or
+ * the transaction's dirty pages) and is valid until the next write in t or
+ * its end. STORAGE_ENOTFOUND when absent. */
+int storage_rec_get(storage_txn_t *t, const char *table, const void *key, size_t key_len,
+                    const void **val, size_t *val_len);
+/* Insert or replace a record (flags: STORAGE_PUT_IF_ABSENT → STORAGE_EEXIST
+ * when present). */
+int storage_rec_put(storage_txn_t *t, const char *table, const void *key, size_t key_len,
+                    const void *val, size_t val_len, unsigned flags);
+/* Delete a record; STORAGE_ENOTFOUND when absent. */
+int storage_rec_del(storage_txn_t *t, const char *table, const void *key, size_t key_len);
+
+/* Read a record through a view; *val is valid until the view is closed. */
+int storage_view_rec_get(storage_view_t *v, const char *table, const void *key, size_t key_len,
+                         const void **val, size_t *val_len);
+/* Visit the records of `table` whose key starts with prefix (may be empty),
+ * in key order. cb returning non-zero stops the scan and is returned. */
+int storage_view_rec_scan(storage_view_t *v, const char *table, const void *prefix,
+                          size_t prefix_len,
+                          int (*cb)(void *ctx, const void *key, size_t key_len, const void *val,
+                                    size_t val_len),
+                          void *ctx);
+
 /* ---- The static website (site.c) ---- */
 
 struct http_req;

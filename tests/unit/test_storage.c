@@ -1418,6 +1418,72 @@ static void test_views(void **state)
     assert_true(atomic_load(&t2.ok) > 0);
 }
 
+/* ---- records ---- */
+
+static int collect_keys(void *ctx, const void *key, size_t key_len, const void *val,
+                        size_t val_len)
+{
+    buf_t *b = ctx;
+    buf_append(b, key, key_len);
+    buf_append(b, "=", 1);
+    buf_append(b, val, val_len);
+    buf_append(b, ";", 1);
+    return 0;
+}
+
+/* Records: put/get/delete, tables kept apart, IF_ABSENT, scans by prefix. */
+static void test_records(void **state)
+{
+    fixture_t *f = *state;
+    storage_txn_t *t;
+    const void *val;
+    size_t len;
+    assert_int_equal(storage_txn_begin(f->s, &t), 0);
+    assert_int_equal(storage_rec_put(t, "users", "alice", 5, "A1", 2, 0), 0);
+    assert_int_equal(storage_rec_put(t, "users", "alina", 5, "A2", 2, 0), 0);
+    assert_int_equal(storage_rec_put(t, "users", "bob", 3, "B", 1, 0), 0);
+    assert_int_equal(storage_rec_put(t, "names", "alice", 5, "other table", 11, 0), 0);
+    assert_int_equal(storage_rec_put(t, "users", "bob", 3, "X", 1, STORAGE_PUT_IF_ABSENT),
+                     STORAGE_EEXIST);
+    assert_int_equal(storage_rec_get(t, "users", "alice", 5, &val, &len), 0);
+    assert_memory_equal(val, "A1", 2);
+    assert_int_equal(storage_txn_commit(t), 0);
+
+    storage_view_t *v;
+    assert_int_equal(storage_view_open(f->s, &v), 0);
+    assert_int_equal(storage_view_rec_get(v, "names", "alice", 5, &val, &len), 0);
+    assert_int_equal(len, 11);
+    assert_int_equal(storage_view_rec_get(v, "users", "carol", 5, &val, &len),
+                     STORAGE_ENOTFOUND);
+    buf_t b;
+    buf_init(&b, 0);
+    assert_int_equal(storage_view_rec_scan(v, "users", "al", 2, collect_keys, &b), 0);
+    assert_string_equal(b.data, "alice=A1;alina=A2;");
+    buf_free(&b);
+    buf_init(&b, 0);
+    assert_int_equal(storage_view_rec_scan(v, "users", "", 0, collect_keys, &b), 0);
+    assert_string_equal(b.data, "alice=A1;alina=A2;bob=B;");
+    buf_free(&b);
+    storage_view_close(v);
+
+    /* An aborted transaction leaves nothing behind; deletes report absence. */
+    assert_int_equal(storage_txn_begin(f->s, &t), 0);
+    assert_int_equal(storage_rec_put(t, "users", "carol", 5, "C", 1, 0), 0);
+    assert_int_equal(storage_rec_del(t, "users", "alice", 5), 0);
+    storage_txn_abort(t);
+    assert_int_equal(storage_txn_begin(f->s, &t), 0);
+    assert_int_equal(storage_rec_get(t, "users", "carol", 5, &val, &len), STORAGE_ENOTFOUND);
+    assert_int_equal(storage_rec_get(t, "users", "alice", 5, &val, &len), 0);
+    assert_int_equal(storage_rec_del(t, "users", "alice", 5), 0);
+    assert_int_equal(storage_rec_del(t, "users", "alice", 5), STORAGE_ENOTFOUND);
+    /* Bad table names and over-long keys are refused, not truncated. */
+    char big[STORAGE_REC_MAX_KEY];
+    memset(big, 'k', sizeof big);
+    assert_int_equal(storage_rec_put(t, "", "k", 1, "v", 1, 0), STORAGE_EINVAL);
+    assert_int_equal(storage_rec_put(t, "users", big, sizeof big, "v", 1, 0), STORAGE_EINVAL);
+    assert_int_equal(storage_txn_commit(t), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1439,6 +1505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_views, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
