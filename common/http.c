@@ -15,17 +15,6 @@ const char *http_header(const http_req_t *r, const char *name)
     return r->header_fn(r->conn, name);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode [s, s+n) into out (size outsz). '+' is a space in query
  * strings (form encoding). Returns the length, or -2 on overflow or a bad escape. */
 static int decode_component(const char *s, size_t n, char *out, size_t outsz)
@@ -36,8 +25,8 @@ static int decode_component(const char *s, size_t n, char *out, size_t outsz)
         if (c == '%') {
             if (i + 2 >= n)
                 return -2;
-            int hi = hexval(s[i + 1]);
-            int lo = hexval(s[i + 2]);
+            int hi = util_hexval(s[i + 1]);
+            int lo = util_hexval(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -2;
             c = (char)(hi * 16 + lo);

@@ -59,6 +59,9 @@ int util_parse_http_date(const char *s, int64_t *t);
 /* Format ms since the epoch as ISO 8601 with milliseconds ("2009-10-12T17:50:30.000Z") into out[25]. */
 void util_iso8601_ms(int64_t ms, char out[25]);
 
+/* The value of one hex digit (either case), or -1. */
+int util_hexval(char c);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void util_hex(const unsigned char *p, size_t n, char *out);
 

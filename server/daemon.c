@@ -74,9 +74,9 @@ typedef struct request {
     buf_t body;
     size_t discarded;
     http_req_t req;
-    http_resp_t resp;
     int status;
     size_t bytes;
+    http_resp_t resp; /* last: on_uri zeroes everything before it */
 } request_t;
 
 /* ---- Handlers that belong to server/ itself ---- */

@@ -83,17 +83,6 @@ const char *storage_content_type(const char *key, size_t key_len)
 
 /* ---- Path handling ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode the raw request path into a bucket key (without the leading '/'),
  * collapsing repeated slashes. Returns the key length, or -1 for a path that
  * is malformed or tries to leave the bucket (400), or -2 when too long. */
@@ -110,8 +99,8 @@ static int path_to_key(const char *raw, size_t raw_len, char *key, size_t keysz)
         } else if (raw[i] == '%') {
             if (i + 2 >= raw_len)
                 return -1;
-            int hi = hexval(raw[i + 1]);
-            int lo = hexval(raw[i + 2]);
+            int hi = util_hexval(raw[i + 1]);
+            int lo = util_hexval(raw[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);
