@@ -282,6 +282,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->start_ns = util_mono_ns();
     r->uri = xstrdup(uri);
     r->phase = PHASE_NEW;
+    uint64_t id = srv->id_base + atomic_fetch_add(&srv->id_next, 1);
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = HTTP_REQUEST_ID_LEN - 1; i >= 0; i--, id >>= 4)
+        r->req.request_id[i] = hex[id & 15];
+    r->req.request_id[HTTP_REQUEST_ID_LEN] = '\0';
     http_resp_init(&r->resp);
     atomic_fetch_add(&srv->inflight, 1);
     return r;
@@ -301,11 +306,6 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 static void start_request(server_t *srv, request_t *r, struct MHD_Connection *c,
                           const char *method)
 {
-    uint64_t id = srv->id_base + atomic_fetch_add(&srv->id_next, 1);
-    static const char hex[] = "0123456789ABCDEF";
-    for (int i = HTTP_REQUEST_ID_LEN - 1; i >= 0; i--, id >>= 4)
-        r->req.request_id[i] = hex[id & 15];
-    r->req.request_id[HTTP_REQUEST_ID_LEN] = '\0';
     char *q = strchr(r->uri, '?');
     if (q != NULL) {
         *q = '\0';
@@ -473,7 +473,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (r == NULL)
         return;
     *req_cls = NULL;
-    if (srv->cfg->access_log && r->phase != PHASE_NEW)
+    if (r->phase == PHASE_NEW) {
+        /* libmicrohttpd answered (or dropped) this request itself, e.g. 431
+         * for headers over the limit; log its path without the query. */
+        char *q = strchr(r->uri, '?');
+        if (q != NULL)
+            *q = '\0';
+        r->req.path = r->uri;
+    }
+    if (srv->cfg->access_log)
         access_log(r, c, toe);
     http_resp_clear(&r->resp);
     buf_free(&r->body);
