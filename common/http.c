@@ -38,6 +38,8 @@ static int decode_component(const char *s, size_t n, char *out, size_t outsz)
             return -2;
         out[o++] = c;
     }
+    if (o >= outsz)
+        return -2;
     out[o] = '\0';
     return (int)o;
 }

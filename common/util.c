@@ -233,11 +233,18 @@ int util_parse_http_date(const char *s, int64_t *t)
 
 void util_iso8601_ms(int64_t ms, char out[25])
 {
-    time_t tt = (time_t)(ms / 1000);
+    /* Floor division, so times before 1970 get a positive fraction. */
+    int64_t secs = ms / 1000;
+    int64_t rem = ms % 1000;
+    if (rem < 0) {
+        secs--;
+        rem += 1000;
+    }
+    time_t tt = (time_t)secs;
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm);
-    unsigned frac = (unsigned)(ms % 1000);
+    unsigned frac = (unsigned)rem;
     size_t n = strlen(out);
     if (n + 5 < 25) {
         out[n] = '.';

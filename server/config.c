@@ -55,18 +55,23 @@ int config_set_listen(config_t *cfg, const char *hostport)
     const char *colon = strrchr(hostport, ':');
     if (colon == NULL || colon == hostport)
         return -1;
-    char *end;
-    errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno != 0 || *end != '\0' || colon[1] == '\0' || port > 65535)
+    /* The port is 1-5 plain digits: strtoul alone would take " 80" and "+80". */
+    size_t digits = strspn(colon + 1, "0123456789");
+    if (digits == 0 || digits > 5 || colon[1 + digits] != '\0')
+        return -1;
+    unsigned long port = strtoul(colon + 1, NULL, 10);
+    if (port == 0 || port > 65535)
         return -1;
     const char *host = hostport;
     size_t hlen = (size_t)(colon - hostport);
-    /* "[::1]:8080" */
+    /* "[::1]:8080"; a bracket anywhere else is malformed. */
     if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
         host++;
         hlen -= 2;
     }
+    if (hlen == 0 || memchr(host, '[', hlen) != NULL || memchr(host, ']', hlen) != NULL ||
+        memchr(host, ' ', hlen) != NULL)
+        return -1;
     free(cfg->listen_host);
     cfg->listen_host = xstrndup(host, hlen);
     cfg->listen_port = (unsigned)port;
