@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "tests/unit/testutil.h"
 #include "server/server.h"
 
 typedef struct fixture {
@@ -30,10 +31,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture_t *f = xcalloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/cloudlet-server-XXXXXX",
-             tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-    if (mkdtemp(f->dir) == NULL) {
+    if (test_tmpdir(f->dir, sizeof f->dir, "server") != 0) {
         free(f);
         return -1;
     }

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "common/util.h"
+#include "tests/unit/testutil.h"
 #include "storage/storage.h"
 
 typedef struct fixture {
@@ -30,34 +31,15 @@ typedef struct fixture {
     storage_t *s;
 } fixture_t;
 
-static void rm_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char *p = xasprintf("%s/%s", dir, e->d_name);
-            unlink(p);
-            free(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static int setup(void **state)
 {
     fixture_t *f = xcalloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/cloudlet-storage-XXXXXX",
-             tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-    if (mkdtemp(f->dir) == NULL) {
+    if (test_tmpdir(f->dir, sizeof f->dir, "storage") != 0) {
         free(f);
         return -1;
     }
     if (storage_open(&f->s, f->dir, NULL) != 0) {
-        rm_dir(f->dir);
+        test_rm_dir(f->dir);
         free(f);
         return -1;
     }
@@ -69,7 +51,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     storage_close(f->s);
-    rm_dir(f->dir);
+    test_rm_dir(f->dir);
     free(f);
     return 0;
 }
