@@ -14,7 +14,7 @@ CC ?= gcc
 BUILD ?= build
 OPT ?= -O2
 SAN ?=
-PKGS := libmicrohttpd lmdb jansson libcrypto libjwt
+PKGS := libmicrohttpd lmdb jansson libcrypto libjwt libargon2
 
 # Recursive (=) on purpose: pkg-config runs when a recipe needs the flags,
 # which is after the `deps` prerequisite has installed the packages.
@@ -25,7 +25,7 @@ CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-un
          -MMD -MP -I. $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS = $(SANFLAGS)
 
-MODULES := common storage auth server
+MODULES := common storage auth sts server
 LIB_SRCS := $(filter-out server/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/server/main.o
@@ -38,7 +38,8 @@ all: deps-apt $(BUILD)/cloudlet
 
 # ---- installing what is missing (Debian 12) ----
 APT_PKGS := gcc make pkg-config libmicrohttpd-dev libssl-dev libjwt-dev libjansson-dev \
-            liblmdb-dev libargon2-dev libcmocka-dev libzip-dev nginx wrk chromium curl
+            liblmdb-dev libargon2-dev libcmocka-dev libzip-dev nginx wrk chromium curl \
+            awscli python3-boto3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps: deps-apt deps-npm
@@ -96,8 +97,15 @@ ubsan:
 	$(MAKE) BUILD=build-ubsan SAN=undefined OPT=-O1 unit
 
 # ---- benchmarks (not tests: numbers go to bench/results/) ----
-bench: deps $(BUILD)/cloudlet
+.PHONY: deps-bench
+# Peers that only the benchmarks use (cognito-local): a separate npm project.
+deps-bench: bench/node_modules/.package-lock.json
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json | deps-apt
+	npm ci --prefix bench --no-audit --no-fund
+
+bench: deps deps-bench $(BUILD)/cloudlet
 	bench/static.sh $(BUILD)/cloudlet
+	bench/auth.sh $(BUILD)/cloudlet
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

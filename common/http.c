@@ -15,6 +15,14 @@ const char *http_header(const http_req_t *r, const char *name)
     return r->header_fn(r->conn, name);
 }
 
+int http_header_each(const http_req_t *r, int (*cb)(void *ctx, const char *name, const char *value),
+                     void *ctx)
+{
+    if (r->each_fn == NULL)
+        return 0;
+    return r->each_fn(r->conn, cb, ctx);
+}
+
 /* Percent-decode [s, s+n) into out (size outsz). '+' is a space in query
  * strings (form encoding). Returns the length, or -2 on overflow or a bad escape. */
 static int decode_component(const char *s, size_t n, char *out, size_t outsz)

@@ -49,11 +49,30 @@ typedef struct http_req {
     char request_id[HTTP_REQUEST_ID_LEN + 1];
     /* Header lookup, case-insensitive; NULL when absent. Use http_header(). */
     const char *(*header_fn)(void *conn, const char *name);
+    /* Visit every header in received order (repeats included); a non-zero
+     * return from cb stops and is returned. Use http_header_each(). */
+    int (*each_fn)(void *conn, int (*cb)(void *ctx, const char *name, const char *value),
+                   void *ctx);
     void *conn;
+    /* Who signed the request, filled by server/ after the signature was
+     * verified (sts/); NULL for unsigned requests. */
+    const struct http_caller *caller;
 } http_req_t;
+
+/* The verified signer of a request. */
+typedef struct http_caller {
+    int root;                /* the root (admin) credentials */
+    char access_key_id[32];
+    char arn[256];           /* arn:aws:iam::<account>:root, or the assumed role */
+} http_caller_t;
 
 /* The value of request header `name` (any case), or NULL. Borrowed for the request. */
 const char *http_header(const http_req_t *r, const char *name);
+
+/* Visit every request header in received order; see each_fn. Returns 0 when
+ * the request has no headers or cb never stopped the walk. */
+int http_header_each(const http_req_t *r, int (*cb)(void *ctx, const char *name, const char *value),
+                     void *ctx);
 
 /* Find query parameter `name` (exact, case-sensitive) in a raw query string and
  * percent-decode its value into out (size outsz, NUL-terminated). Returns the

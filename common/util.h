@@ -65,6 +65,15 @@ int util_hexval(char c);
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void util_hex(const unsigned char *p, size_t n, char *out);
 
+/* Base64 of n bytes, NUL-terminated; caller frees. util_base64 is the
+ * standard padded alphabet, util_base64url the URL alphabet without padding. */
+char *util_base64(const void *p, size_t n);
+char *util_base64url(const void *p, size_t n);
+/* Decode base64 text s[0..n) in either alphabet (padding optional, no
+ * whitespace) into out (size outsz). Returns the decoded length, or -1 if the
+ * text is malformed or does not fit. */
+long util_base64_decode(const char *s, size_t n, unsigned char *out, size_t outsz);
+
 /* Fill p with n cryptographically random bytes; aborts if the RNG fails. */
 void util_random(void *p, size_t n);
 

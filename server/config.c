@@ -35,6 +35,10 @@ void config_defaults(config_t *cfg)
     cfg->error_doc = NULL;
     cfg->spa_fallback = 0;
     cfg->access_log = 1;
+    cfg->user_pools = NULL;
+    cfg->max_failed_user = 5;
+    cfg->max_failed_addr = 20;
+    cfg->lockout_seconds = 900;
 }
 
 void config_free(config_t *cfg)
@@ -47,6 +51,7 @@ void config_free(config_t *cfg)
     free(cfg->site_bucket);
     free(cfg->index_doc);
     free(cfg->error_doc);
+    json_decref(cfg->user_pools);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -79,7 +84,7 @@ int config_set_listen(config_t *cfg, const char *hostport)
 }
 
 /* The kinds of value a field may hold, and where it goes. */
-typedef enum { F_STRING, F_OPT_STRING, F_UINT, F_SIZE_MB, F_BOOL, F_LISTEN } ftype_t;
+typedef enum { F_STRING, F_OPT_STRING, F_UINT, F_SIZE_MB, F_BOOL, F_LISTEN, F_ARRAY } ftype_t;
 
 typedef struct field {
     const char *name;
@@ -98,6 +103,14 @@ static const field_t top_fields[] = {
     {"endpoint", F_OPT_STRING, OFF(endpoint), 0, 0},
     {"threads", F_UINT, OFF(threads), 0, 256},
     {"accessLog", F_BOOL, OFF(access_log), 0, 0},
+    {"userPools", F_ARRAY, OFF(user_pools), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const field_t auth_fields[] = {
+    {"maxFailedLoginsPerUser", F_UINT, OFF(max_failed_user), 1, 1000000000},
+    {"maxFailedLoginsPerAddress", F_UINT, OFF(max_failed_addr), 1, 1000000000},
+    {"lockoutSeconds", F_UINT, OFF(lockout_seconds), 1, 86400 * 7},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -130,6 +143,7 @@ static const struct {
     {"limits", limit_fields},
     {"storage", storage_fields},
     {"site", site_fields},
+    {"auth", auth_fields},
     {NULL, NULL},
 };
 
@@ -180,6 +194,17 @@ static int apply_field(config_t *cfg, const field_t *f, const char *path, json_t
         }
         *(int *)(base + f->offset) = json_is_true(v);
         return 0;
+    case F_ARRAY: {
+        /* Validated field by field by the module that owns it (auth/ for userPools). */
+        if (!json_is_array(v)) {
+            snprintf(err, errsz, "field '%s' must be an array", path);
+            return -1;
+        }
+        json_t **slot = (json_t **)(base + f->offset);
+        json_decref(*slot);
+        *slot = json_incref(v);
+        return 0;
+    }
     case F_LISTEN:
         if (!json_is_string(v) || config_set_listen(cfg, json_string_value(v)) != 0) {
             snprintf(err, errsz, "field '%s' must be \"HOST:PORT\"", path);

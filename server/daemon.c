@@ -38,6 +38,9 @@
 struct server {
     const config_t *cfg;
     storage_t *st;
+    auth_t *auth;
+    sts_t *sts;
+    char endpoint[300]; /* public base URL, no trailing slash */
     struct MHD_Daemon *mhd;
     storage_site_opts_t site;
     char *wellknown; /* prebuilt /.well-known/cloudlet.json */
@@ -58,6 +61,8 @@ struct route {
     handler_fn handler;
     const char *too_large_code; /* error code for a 413 in this service's shape */
     const char *what;           /* for "not built yet" answers */
+    const char *signing;        /* SigV4 service name: signed requests are verified
+                                   before the handler runs; NULL = not yet */
 };
 
 /* PHASE_DISCARD: a chunked body passed the limit; the rest is read and
@@ -74,6 +79,8 @@ typedef struct request {
     buf_t body;
     size_t discarded;
     http_req_t req;
+    http_caller_t caller;
+    char remote[48];
     int status;
     size_t bytes;
     http_resp_t resp; /* last: on_uri zeroes everything before it */
@@ -104,10 +111,16 @@ static void handle_website(server_t *srv, const http_req_t *req, http_resp_t *re
     storage_site_handle(srv->st, &srv->site, req, resp);
 }
 
-static void handle_not_found(server_t *srv, const http_req_t *req, http_resp_t *resp,
+static void handle_idp(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                       const route_t *route)
+{
+    auth_handle(srv->auth, req, resp);
+}
+
+static void handle_pool_keys(server_t *srv, const http_req_t *req, http_resp_t *resp,
                              const route_t *route)
 {
-    http_error(resp, route->proto, 404, "NotFound", "No such resource.", NULL, req->request_id);
+    auth_handle_wellknown(srv->auth, srv->endpoint, req, resp);
 }
 
 static void handle_method_not_allowed(server_t *srv, const http_req_t *req, http_resp_t *resp,
@@ -156,29 +169,30 @@ static void handle_preflight(server_t *srv, const http_req_t *req, http_resp_t *
 
 /* ---- The route table (DESIGN.md, "Routing rule") ---- */
 
-static const route_t R_HEALTH = {"health", HTTP_PROTO_PLAIN, handle_health, "RequestTooLarge", ""};
+static const route_t R_HEALTH = {"health", HTTP_PROTO_PLAIN, handle_health, "RequestTooLarge", "", NULL};
 static const route_t R_WELLKNOWN = {"wellknown", HTTP_PROTO_PLAIN, handle_wellknown,
-                                    "RequestTooLarge", ""};
-static const route_t R_POOL_KEYS = {"cognito-idp", HTTP_PROTO_PLAIN, handle_not_found,
-                                    "RequestTooLarge", ""};
+                                    "RequestTooLarge", "", NULL};
+static const route_t R_POOL_KEYS = {"cognito-idp", HTTP_PROTO_PLAIN, handle_pool_keys,
+                                    "RequestTooLarge", "", NULL};
 static const route_t R_PREFLIGHT = {"cors", HTTP_PROTO_PLAIN, handle_preflight,
-                                    "RequestTooLarge", ""};
-static const route_t R_IDP = {"cognito-idp", HTTP_PROTO_JSON, handle_not_built,
-                              "RequestEntityTooLargeException", "Cognito User Pools API"};
+                                    "RequestTooLarge", "", NULL};
+static const route_t R_IDP = {"cognito-idp", HTTP_PROTO_JSON, handle_idp,
+                              "RequestEntityTooLargeException", "Cognito User Pools API",
+                              "cognito-idp"};
 static const route_t R_IDENTITY = {"cognito-identity", HTTP_PROTO_JSON, handle_not_built,
                                    "RequestEntityTooLargeException",
-                                   "Cognito Identity (identity pools) API"};
+                                   "Cognito Identity (identity pools) API", NULL};
 static const route_t R_TARGET = {"unknown", HTTP_PROTO_JSON, handle_unknown_target,
-                                 "RequestEntityTooLargeException", ""};
+                                 "RequestEntityTooLargeException", "", NULL};
 static const route_t R_STS = {"sts", HTTP_PROTO_QUERY, handle_not_built, "RequestEntityTooLarge",
-                              "STS API"};
+                              "STS API", NULL};
 static const route_t R_LAMBDA = {"lambda", HTTP_PROTO_JSON, handle_not_built,
-                                 "RequestTooLargeException", "Lambda API"};
-static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_not_built, "EntityTooLarge", "S3 API"};
+                                 "RequestTooLargeException", "Lambda API", NULL};
+static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_not_built, "EntityTooLarge", "S3 API", NULL};
 static const route_t R_WEBSITE = {"website", HTTP_PROTO_WEBSITE, handle_website, "EntityTooLarge",
-                                  ""};
+                                  "", NULL};
 static const route_t R_WEBSITE_405 = {"website", HTTP_PROTO_WEBSITE, handle_method_not_allowed,
-                                      "EntityTooLarge", ""};
+                                      "EntityTooLarge", "", NULL};
 
 static http_method_t parse_method(const char *m)
 {
@@ -265,6 +279,43 @@ static const char *lookup_header(void *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
+typedef struct each_ctx {
+    int (*cb)(void *ctx, const char *name, const char *value);
+    void *ctx;
+    int stopped;
+} each_ctx_t;
+
+static enum MHD_Result each_header_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    each_ctx_t *e = cls;
+    e->stopped = e->cb(e->ctx, key, value ? value : "");
+    return e->stopped ? MHD_NO : MHD_YES;
+}
+
+static int each_header(void *conn, int (*cb)(void *ctx, const char *name, const char *value),
+                       void *ctx)
+{
+    each_ctx_t e = {cb, ctx, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, each_header_cb, &e);
+    return e.stopped;
+}
+
+/* The client's address as text, for throttles and logs. */
+static void client_address(struct MHD_Connection *c, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "-");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outsz);
+}
+
 /* Keep percent-escapes as sent: paths and queries are decoded by the code
  * that knows their rules (website keys, SigV4 canonical forms). */
 static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -318,8 +369,14 @@ static void start_request(server_t *srv, request_t *r, struct MHD_Connection *c,
     r->req.method_name = method;
     r->req.method = parse_method(method);
     r->req.header_fn = lookup_header;
+    r->req.each_fn = each_header;
     r->req.conn = c;
     r->route = pick_route(&r->req);
+    /* The website is the hot path and does not need it; the services do. */
+    if (r->route != &R_WEBSITE) {
+        client_address(c, r->remote, sizeof r->remote);
+        r->req.remote = r->remote;
+    }
     buf_init(&r->body, srv->cfg->max_body);
 }
 
@@ -425,6 +482,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     r->req.body = (const unsigned char *)r->body.data;
     r->req.body_len = r->body.len;
+    /* DESIGN.md: every signed request is verified before any handler runs;
+     * req.caller is set only by a good signature. */
+    if (r->route->signing != NULL && http_header(&r->req, "Authorization") != NULL) {
+        char msg[300];
+        int rc = sts_verify(srv->sts, &r->req, r->route->signing, util_now_ms() / 1000,
+                            &r->caller, msg, sizeof msg);
+        if (rc != 0) {
+            sts_error_response(rc, msg, r->route->proto, r->req.request_id, &r->resp);
+            return send_response(r, c);
+        }
+        r->req.caller = &r->caller;
+    }
     r->route->handler(srv, &r->req, &r->resp, r->route);
     return send_response(r, c);
 }
@@ -492,37 +561,54 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 /* ---- Start and stop ---- */
 
-static char *build_wellknown(const config_t *cfg)
+static void public_endpoint(const config_t *cfg, char *endpoint, size_t n)
 {
+    if (cfg->endpoint != NULL)
+        snprintf(endpoint, n, "%s", cfg->endpoint);
+    else if (strchr(cfg->listen_host, ':') != NULL)
+        snprintf(endpoint, n, "http://[%s]:%u", cfg->listen_host, cfg->listen_port);
+    else
+        snprintf(endpoint, n, "http://%s:%u", cfg->listen_host, cfg->listen_port);
+    size_t len = strlen(endpoint);
+    while (len > 0 && endpoint[len - 1] == '/')
+        endpoint[--len] = '\0';
+}
+
+static char *build_wellknown(const server_t *srv)
+{
+    const config_t *cfg = srv->cfg;
     buf_t b;
     buf_init(&b, 0);
-    char endpoint[300];
-    if (cfg->endpoint != NULL)
-        snprintf(endpoint, sizeof endpoint, "%s", cfg->endpoint);
-    else if (strchr(cfg->listen_host, ':') != NULL)
-        snprintf(endpoint, sizeof endpoint, "http://[%s]:%u", cfg->listen_host, cfg->listen_port);
-    else
-        snprintf(endpoint, sizeof endpoint, "http://%s:%u", cfg->listen_host, cfg->listen_port);
+    const char *pool = auth_default_pool_id(srv->auth);
+    const char *client = auth_default_client_id(srv->auth);
     buf_puts(&b, "{\"region\":\"");
     buf_json_escape(&b, cfg->region, strlen(cfg->region));
     buf_puts(&b, "\",\"endpoint\":\"");
-    buf_json_escape(&b, endpoint, strlen(endpoint));
+    buf_json_escape(&b, srv->endpoint, strlen(srv->endpoint));
+    buf_puts(&b, "\",\"userPoolId\":\"");
+    buf_json_escape(&b, pool, strlen(pool));
+    buf_puts(&b, "\",\"userPoolClientId\":\"");
+    buf_json_escape(&b, client, strlen(client));
     buf_puts(&b, "\",\"siteBucket\":\"");
     buf_json_escape(&b, cfg->site_bucket, strlen(cfg->site_bucket));
     buf_puts(&b, "\",\"functions\":[]}");
     return buf_steal(&b, NULL);
 }
 
-server_t *server_start(const config_t *cfg, storage_t *st, char *err, size_t errsz)
+server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *sts, char *err,
+                       size_t errsz)
 {
     server_t *srv = xcalloc(1, sizeof *srv);
     srv->cfg = cfg;
     srv->st = st;
+    srv->auth = auth;
+    srv->sts = sts;
+    public_endpoint(cfg, srv->endpoint, sizeof srv->endpoint);
     srv->site.bucket = cfg->site_bucket;
     srv->site.index_doc = cfg->index_doc;
     srv->site.error_doc = cfg->error_doc;
     srv->site.spa_fallback = cfg->spa_fallback;
-    srv->wellknown = build_wellknown(cfg);
+    srv->wellknown = build_wellknown(srv);
     srv->wellknown_len = strlen(srv->wellknown);
     util_random(&srv->id_base, sizeof srv->id_base);
     atomic_init(&srv->inflight, 0);

@@ -3,6 +3,7 @@
  *   cloudlet serve [--listen HOST:PORT] [--data DIR] [--config FILE]
  *   cloudlet site deploy DIR [--data DIR] [--config FILE]
  *   cloudlet site rollback [--data DIR] [--config FILE]
+ *   cloudlet outbox [--data DIR] [--config FILE] [--json]
  *
  * Kept thin on purpose (STYLE.md): every module is linkable into a test
  * without this file.
@@ -16,8 +17,11 @@
 #include <sys/stat.h>
 #include <pthread.h>
 
+#include "auth/auth.h"
 #include "common/log.h"
+#include "common/seal.h"
 #include "common/util.h"
+#include "sts/sts.h"
 #include "server/server.h"
 #include "storage/storage.h"
 
@@ -29,6 +33,7 @@ static void usage(FILE *out)
                  "  cloudlet serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
                  "  cloudlet site deploy DIR [--data DIR] [--config FILE]\n"
                  "  cloudlet site rollback [--data DIR] [--config FILE]\n"
+                 "  cloudlet outbox [--data DIR] [--config FILE] [--json]\n"
                  "\n"
                  "defaults: --listen 127.0.0.1:8080 --data var; see README.md for cloudlet.json\n");
 }
@@ -39,6 +44,7 @@ typedef struct options {
     const char *config;
     const char *positional[2];
     int npositional;
+    int json;
 } options_t;
 
 /* Parse flags after the command words. Returns 0, or -1 after printing why. */
@@ -53,6 +59,10 @@ static int parse_flags(int argc, char **argv, options_t *o)
             slot = &o->data;
         else if (strcmp(a, "--config") == 0)
             slot = &o->config;
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
         if (slot != NULL) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "cloudlet: %s needs a value\n", a);
@@ -134,21 +144,62 @@ static int cmd_serve(const config_t *cfg)
     if (open_storage(cfg, &st) != 0)
         return 1;
     log_start();
-    char err[300];
-    server_t *srv = server_start(cfg, st, err, sizeof err);
-    if (srv == NULL) {
-        log_error("%s", err);
-        log_stop();
-        storage_close(st);
-        return 1;
-    }
+    char err[600], path[4096];
+    int rc = 1;
+    seal_key_t key;
+    sts_t *sts = NULL;
+    auth_t *auth = NULL;
+    server_t *srv = NULL;
+    snprintf(path, sizeof path, "%s/server-key", cfg->data_dir);
+    if (seal_key_load(path, &key, err, sizeof err) != 0)
+        goto out;
+    sts_options_t so = {cfg->data_dir, cfg->region, cfg->account_id};
+    if (sts_open(&sts, &so, err, sizeof err) != 0)
+        goto out;
+    log_info("root credentials: access key %s from %s", sts_root_access_key_id(sts),
+             sts_root_source(sts));
+    auth_options_t ao = {cfg->region,          cfg->account_id,     cfg->user_pools,
+                         &key,                 cfg->max_failed_user, cfg->max_failed_addr,
+                         cfg->lockout_seconds};
+    if (auth_open(&auth, st, &ao, err, sizeof err) != 0)
+        goto out;
+    srv = server_start(cfg, st, auth, sts, err, sizeof err);
+    if (srv == NULL)
+        goto out;
     int sig = 0;
     sigwait(&stop, &sig);
     log_info("received %s: finishing requests in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(srv, SHUTDOWN_GRACE_MS);
-    storage_close(st);
     log_info("stopped");
+    rc = 0;
+out:
+    if (rc != 0)
+        log_error("%s", err);
+    auth_close(auth);
+    sts_close(sts);
+    seal_key_wipe(&key);
+    storage_close(st);
     log_stop();
+    return rc;
+}
+
+static int cmd_outbox(const config_t *cfg, const options_t *o)
+{
+    storage_t *st;
+    if (o->npositional != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (open_storage(cfg, &st) != 0)
+        return 1;
+    int n = auth_outbox_print(st, stdout, o->json, 50);
+    storage_close(st);
+    if (n < 0) {
+        fprintf(stderr, "cloudlet: cannot read the outbox: %s\n", storage_strerror(n));
+        return 1;
+    }
+    if (n == 0 && !o->json)
+        printf("the outbox is empty\n");
     return 0;
 }
 
@@ -212,6 +263,8 @@ int main(int argc, char **argv)
         rc = cmd_serve(&cfg);
     } else if (strcmp(cmd, "site") == 0) {
         rc = cmd_site(&cfg, &o);
+    } else if (strcmp(cmd, "outbox") == 0) {
+        rc = cmd_outbox(&cfg, &o);
     } else {
         usage(stderr);
         rc = 2;

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "storage/storage.h"
+#include "sts/sts.h"
 
 /* Every setting of cloudlet.json, with defaults applied. Strings are owned. */
 typedef struct config {
@@ -31,6 +33,10 @@ typedef struct config {
     char *error_doc;       /* site.errorDocument: NULL = none */
     int spa_fallback;      /* site.spaFallback: false */
     int access_log;        /* accessLog: true */
+    struct json_t *user_pools; /* userPools: the raw array, validated by auth/; NULL = default pool */
+    unsigned max_failed_user;  /* auth.maxFailedLoginsPerUser: 5 */
+    unsigned max_failed_addr;  /* auth.maxFailedLoginsPerAddress: 20 */
+    unsigned lockout_seconds;  /* auth.lockoutSeconds: 900 */
 } config_t;
 
 /* Fill *cfg with the defaults. */
@@ -46,9 +52,11 @@ void config_free(config_t *cfg);
 
 typedef struct server server_t;
 
-/* Start serving on cfg's address with storage `st` (borrowed; must outlive
- * the server). Returns NULL with a message in err on failure. */
-server_t *server_start(const config_t *cfg, storage_t *st, char *err, size_t errsz);
+/* Start serving on cfg's address with storage `st`, identity `auth` and the
+ * gate `sts` (all borrowed; they must outlive the server). Returns NULL with
+ * a message in err on failure. */
+server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *sts, char *err,
+                       size_t errsz);
 /* Stop accepting, wait up to grace_ms for requests in flight, then stop the
  * daemon and free the server. Accepts NULL. */
 void server_stop(server_t *srv, unsigned grace_ms);

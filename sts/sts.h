@@ -1,0 +1,72 @@
+/* sts.h - the gate: root credentials and the SigV4 verifier.
+ *
+ * Every signed request anywhere in cloudlet is verified here before its
+ * handler runs (DESIGN.md, routing rule). This first part holds the root
+ * (admin) credentials and verifies the header form of SigV4 for the JSON
+ * services (canonical request per wire doc 1.1 with the non-S3 path rules);
+ * the credentials issue adds temporary credentials, the presigned form,
+ * the S3 path rules, identity pools, the STS API and policies.
+ *
+ * Root credentials (DESIGN.md, contract): CLOUDLET_ROOT_ACCESS_KEY_ID and
+ * CLOUDLET_ROOT_SECRET_ACCESS_KEY from the environment, both or neither;
+ * otherwise DIR/root-credentials, created at first start (mode 0600) in the
+ * AWS shared-credentials form, so that
+ *   AWS_SHARED_CREDENTIALS_FILE=var/root-credentials aws ...
+ * works as is:
+ *   [default]
+ *   aws_access_key_id = AKIA...        (AKIA + 16 of A-Z2-7)
+ *   aws_secret_access_key = ...        (40 characters of base64)
+ */
+#ifndef CLOUDLET_STS_H
+#define CLOUDLET_STS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/http.h"
+
+typedef struct sts sts_t;
+
+typedef struct sts_options {
+    const char *data_dir;   /* where root-credentials lives */
+    const char *region;     /* the only region a credential scope may name */
+    const char *account_id; /* for ARNs: arn:aws:iam::<account>:root */
+} sts_options_t;
+
+/* Errors of sts_verify. Each maps to one AWS error per protocol (see
+ * sts_error_response). */
+enum {
+    STS_EMISSING = -1,   /* no Authorization header */
+    STS_EMALFORMED = -2, /* Authorization or X-Amz-Date unparsable, host not signed */
+    STS_EUNKNOWNKEY = -3, /* no such access key id */
+    STS_ESIGNATURE = -4, /* signature does not match, or the body does not match its hash */
+    STS_ESKEW = -5,      /* X-Amz-Date more than 15 minutes from now */
+    STS_ESCOPE = -6,     /* credential scope names another date, region or service */
+};
+
+/* Load the root credentials (environment, else the file, else create it).
+ * Returns 0, or -1 with a message in err. */
+int sts_open(sts_t **out, const sts_options_t *opts, char *err, size_t errsz);
+/* Wipe the secrets and free. Accepts NULL. */
+void sts_close(sts_t *s);
+
+/* The root access key id (not secret; the server logs it at start). */
+const char *sts_root_access_key_id(const sts_t *s);
+/* Where the root credentials came from: "environment" or the file path. */
+const char *sts_root_source(const sts_t *s);
+
+/* Verify the SigV4 Authorization header of `req` for `service` (e.g.
+ * "cognito-idp") at time `now` (seconds since the epoch). On success fills
+ * *caller and returns 0; otherwise returns an STS_E* code and writes a
+ * message for the client into msg (size msgsz) that never contains a
+ * secret. The signature is compared in constant time. */
+int sts_verify(sts_t *s, const http_req_t *req, const char *service, int64_t now,
+               http_caller_t *caller, char *msg, size_t msgsz);
+
+/* Fill resp with the error for STS_E* code `err` in the shape of `proto`
+ * (wire doc 1.4): e.g. JSON InvalidSignatureException, S3/STS
+ * SignatureDoesNotMatch. */
+void sts_error_response(int err, const char *msg, http_proto_t proto, const char *request_id,
+                        http_resp_t *resp);
+
+#endif
