@@ -426,23 +426,23 @@ static slot_t *find_slot(auth_t *a, const char *key, int create)
     int64_t now = util_now_ms();
     int64_t window = (int64_t)a->lockout_seconds * 1000;
     uint32_t h = fnv(key);
-    slot_t *victim = NULL;
+    slot_t *free_slot = NULL, *oldest = NULL;
     for (int i = 0; i < THROTTLE_PROBE; i++) {
         slot_t *s = &t->slots[(h + (uint32_t)i) % THROTTLE_SLOTS];
+        int live = s->key[0] != '\0' && now - s->start_ms <= window;
         if (s->key[0] != '\0' && strcmp(s->key, key) == 0) {
-            if (now - s->start_ms > window) {
+            if (!live) {
                 s->fails = 0;
                 s->start_ms = now;
             }
             return s;
         }
-        if (s->key[0] == '\0' || now - s->start_ms > window) {
-            if (victim == NULL || victim->key[0] != '\0')
-                victim = s;
-        } else if (victim == NULL || (victim->key[0] != '\0' && s->start_ms < victim->start_ms)) {
-            victim = s;
-        }
+        if (!live && free_slot == NULL)
+            free_slot = s;
+        else if (live && (oldest == NULL || s->start_ms < oldest->start_ms))
+            oldest = s;
     }
+    slot_t *victim = free_slot != NULL ? free_slot : oldest;
     if (!create)
         return NULL;
     snprintf(victim->key, sizeof victim->key, "%s", key);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 
 #include "common/http.h"
 #include "common/log.h"
+#include "common/seal.h"
 #include "common/util.h"
 
 /* ---- helpers ---- */
@@ -1074,6 +1076,97 @@ static void test_log_lines(void **state)
     json_decref(root);
 }
 
+
+/* ---- base64 ---- */
+
+static void test_base64_vectors(void **state)
+{
+    /* RFC 4648 section 10. */
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        char *e = util_base64(in[i], strlen(in[i]));
+        assert_string_equal(e, std[i]);
+        free(e);
+        e = util_base64url(in[i], strlen(in[i]));
+        assert_string_equal(e, url[i]);
+        free(e);
+        unsigned char out[16];
+        long n = util_base64_decode(std[i], strlen(std[i]), out, sizeof out);
+        assert_int_equal(n, (long)strlen(in[i]));
+        assert_memory_equal(out, in[i], (size_t)n);
+        n = util_base64_decode(url[i], strlen(url[i]), out, sizeof out);
+        assert_int_equal(n, (long)strlen(in[i]));
+    }
+    unsigned char all[256], out[300];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    char *e = util_base64url(all, sizeof all);
+    assert_int_equal(util_base64_decode(e, strlen(e), out, sizeof out), 256);
+    assert_memory_equal(out, all, 256);
+    free(e);
+}
+
+static void test_base64_refuses(void **state)
+{
+    unsigned char out[8];
+    assert_int_equal(util_base64_decode("Zm9v!", 5, out, sizeof out), -1);   /* bad character */
+    assert_int_equal(util_base64_decode("Z", 1, out, sizeof out), -1);       /* impossible length */
+    assert_int_equal(util_base64_decode("Zh==", 4, out, sizeof out), -1);    /* non-zero spare bits */
+    assert_int_equal(util_base64_decode("Zm9vYmFyYmF6", 12, out, 8), -1);  /* does not fit */
+    assert_int_equal(util_base64_decode("Zm 9v", 5, out, sizeof out), -1);   /* whitespace */
+}
+
+/* ---- seal ---- */
+
+static void test_seal_roundtrip_and_tamper(void **state)
+{
+    fixture_t *f = *state;
+    char path[128], err[200];
+    snprintf(path, sizeof path, "%s/server-key", f->dir);
+    seal_key_t k1, k2, k3;
+    assert_int_equal(seal_key_load(path, &k1, err, sizeof err), 0);
+    assert_int_equal(seal_key_load(path, &k2, err, sizeof err), 0); /* reloads, same key */
+    assert_memory_equal(k1.k, k2.k, SEAL_KEY_BYTES);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    const char msg[] = "the verifier";
+    unsigned char sealed[sizeof msg + SEAL_OVERHEAD], again[sizeof msg + SEAL_OVERHEAD];
+    unsigned char out[sizeof msg + SEAL_OVERHEAD];
+    size_t n = seal(&k1, "purpose", msg, sizeof msg, sealed);
+    assert_int_equal(n, sizeof msg + SEAL_OVERHEAD);
+    assert_int_equal(seal_open(&k1, "purpose", sealed, n, out), (long)sizeof msg);
+    assert_memory_equal(out, msg, sizeof msg);
+    /* A fresh nonce each time: the same plaintext never seals the same. */
+    seal(&k1, "purpose", msg, sizeof msg, again);
+    assert_memory_not_equal(sealed, again, n);
+    /* Another purpose, another key, any flipped bit, a short blob: refused. */
+    assert_int_equal(seal_open(&k1, "other", sealed, n, out), -1);
+    memset(k3.k, 7, sizeof k3.k);
+    assert_int_equal(seal_open(&k3, "purpose", sealed, n, out), -1);
+    for (size_t i = 0; i < n; i++) {
+        sealed[i] ^= 1;
+        assert_int_equal(seal_open(&k1, "purpose", sealed, n, out), -1);
+        sealed[i] ^= 1;
+    }
+    assert_int_equal(seal_open(&k1, "purpose", sealed, n - 1, out), -1);
+    assert_int_equal(seal_open(&k1, "purpose", sealed, SEAL_OVERHEAD - 1, out), -1);
+
+    /* A key readable by others, or of the wrong size, is refused. */
+    chmod(path, 0644);
+    assert_int_equal(seal_key_load(path, &k2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "readable"));
+    FILE *fp = fopen(path, "w");
+    fputs("short", fp);
+    fclose(fp);
+    chmod(path, 0600);
+    assert_int_equal(seal_key_load(path, &k2, err, sizeof err), -1);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1113,6 +1206,9 @@ int main(void)
         cmocka_unit_test(test_error_replaces_body),
         cmocka_unit_test(test_log_timestamp),
         cmocka_unit_test_setup_teardown(test_log_lines, setup_dir, teardown_dir),
+        cmocka_unit_test(test_base64_vectors),
+        cmocka_unit_test(test_base64_refuses),
+        cmocka_unit_test_setup_teardown(test_seal_roundtrip_and_tamper, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
