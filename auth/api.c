@@ -312,6 +312,19 @@ static int check_secret_hash(op_t *op, const auth_client_t *c, const char *usern
     return 0;
 }
 
+/* ClientSecret (GetTokensFromRefreshToken, RevokeToken) for clients that have one. */
+static int check_client_secret(op_t *op, const auth_client_t *c, const char *given)
+{
+    if (c->secret == NULL)
+        return 0;
+    if (given == NULL || strlen(given) != strlen(c->secret) ||
+        CRYPTO_memcmp(given, c->secret, strlen(given)) != 0) {
+        fail(op, "NotAuthorizedException", "Unable to verify secret hash for client %s", c->id);
+        return -1;
+    }
+    return 0;
+}
+
 static json_t *epoch(int64_t ms)
 {
     return json_real((double)ms / 1000.0);
@@ -1156,12 +1169,8 @@ static void op_get_tokens_from_refresh_token(op_t *op)
     if (c == NULL || get_str(op, op->in, "RefreshToken", 1, 1, 4096, &token) != 0 ||
         get_str(op, op->in, "ClientSecret", 0, 1, 256, &secret) != 0)
         return;
-    if (c->secret != NULL &&
-        (secret == NULL || strlen(secret) != strlen(c->secret) ||
-         CRYPTO_memcmp(secret, c->secret, strlen(secret)) != 0)) {
-        fail(op, "NotAuthorizedException", "Unable to verify secret hash for client %s", c->id);
+    if (check_client_secret(op, c, secret) != 0)
         return;
-    }
     refresh_login(op, p, c, token, NULL, 0);
 }
 
@@ -1266,12 +1275,8 @@ static void op_revoke_token(op_t *op)
     if (c == NULL || get_str(op, op->in, "Token", 1, 1, 4096, &token) != 0 ||
         get_str(op, op->in, "ClientSecret", 0, 1, 256, &secret) != 0)
         return;
-    if (c->secret != NULL &&
-        (secret == NULL || strlen(secret) != strlen(c->secret) ||
-         CRYPTO_memcmp(secret, c->secret, strlen(secret)) != 0)) {
-        fail(op, "NotAuthorizedException", "Unable to verify secret hash for client %s", c->id);
+    if (check_client_secret(op, c, secret) != 0)
         return;
-    }
     int rc = auth_session_revoke(op->a, token, c);
     if (rc == -2)
         internal(op, "revoking the token");

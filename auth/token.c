@@ -46,37 +46,6 @@ struct auth_key {
     char *e_b64;
 };
 
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Base64url without padding (RFC 7515 section 2). Caller frees. */
-static char *b64url_encode(const unsigned char *p, size_t n)
-{
-    char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-    size_t o = 0;
-    size_t i = 0;
-
-    for (; i + 3 <= n; i += 3) {
-        unsigned long v = ((unsigned long)p[i] << 16) | ((unsigned long)p[i + 1] << 8) | p[i + 2];
-        out[o++] = b64url_alphabet[(v >> 18) & 63];
-        out[o++] = b64url_alphabet[(v >> 12) & 63];
-        out[o++] = b64url_alphabet[(v >> 6) & 63];
-        out[o++] = b64url_alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned long v = (unsigned long)p[i] << 16;
-        out[o++] = b64url_alphabet[(v >> 18) & 63];
-        out[o++] = b64url_alphabet[(v >> 12) & 63];
-    } else if (n - i == 2) {
-        unsigned long v = ((unsigned long)p[i] << 16) | ((unsigned long)p[i + 1] << 8);
-        out[o++] = b64url_alphabet[(v >> 18) & 63];
-        out[o++] = b64url_alphabet[(v >> 12) & 63];
-        out[o++] = b64url_alphabet[(v >> 6) & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static int b64url_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -159,7 +128,7 @@ static char *bn_param_b64url(const EVP_PKEY *pkey, const char *name)
     bytes = xmalloc((size_t)n);
     if (BN_bn2bin(bn, bytes) != n)
         goto err;
-    out = b64url_encode(bytes, (size_t)n);
+    out = util_base64url(bytes, (size_t)n);
 err:
     free(bytes);
     BN_free(bn);
@@ -191,7 +160,7 @@ static auth_key_t *key_wrap(EVP_PKEY *pkey)
         goto err;
     if (EVP_Digest(der, (size_t)der_len, digest, NULL, EVP_sha256(), NULL) != 1)
         goto err;
-    kid = b64url_encode(digest, KID_HASH_BYTES);
+    kid = util_base64url(digest, KID_HASH_BYTES);
     if (strlen(kid) >= sizeof k->kid)
         goto err;
     strcpy(k->kid, kid);

@@ -62,7 +62,7 @@ typedef struct http_req {
 /* The verified signer of a request. */
 typedef struct http_caller {
     int root;                /* the root (admin) credentials */
-    char access_key_id[32];
+    char access_key_id[129];
     char arn[256];           /* arn:aws:iam::<account>:root, or the assumed role */
 } http_caller_t;
 
