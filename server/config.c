@@ -196,11 +196,16 @@ static int apply_field(config_t *cfg, const field_t *f, const char *path, json_t
         return 0;
     case F_ARRAY: {
         /* Validated field by field by the module that owns it (auth/ for userPools). */
+        json_t **slot = (json_t **)(base + f->offset);
+        if (json_is_null(v)) {
+            json_decref(*slot);
+            *slot = NULL;
+            return 0;
+        }
         if (!json_is_array(v)) {
             snprintf(err, errsz, "field '%s' must be an array", path);
             return -1;
         }
-        json_t **slot = (json_t **)(base + f->offset);
         json_decref(*slot);
         *slot = json_incref(v);
         return 0;

@@ -110,6 +110,10 @@ static void check_defaults(const config_t *cfg)
     assert_null(cfg->error_doc);
     assert_int_equal(cfg->spa_fallback, 0);
     assert_int_equal(cfg->access_log, 1);
+    assert_null(cfg->user_pools);
+    assert_int_equal(cfg->max_failed_user, 5);
+    assert_int_equal(cfg->max_failed_addr, 20);
+    assert_int_equal(cfg->lockout_seconds, 900);
 }
 
 /* ---- defaults and --listen ---- */
@@ -257,7 +261,13 @@ static void test_load_readme_defaults(void **state)
                        "    \"indexDocument\": \"index.html\",\n"
                        "    \"errorDocument\": null,\n"
                        "    \"spaFallback\": false\n"
-                       "  }\n"
+                       "  },\n"
+                       "  \"auth\": {\n"
+                       "    \"maxFailedLoginsPerUser\": 5,\n"
+                       "    \"maxFailedLoginsPerAddress\": 20,\n"
+                       "    \"lockoutSeconds\": 900\n"
+                       "  },\n"
+                       "  \"userPools\": null\n"
                        "}\n";
     config_t cfg;
     expect_accepted(f, json, &cfg);
@@ -364,6 +374,11 @@ static void test_load_wrong_types(void **state)
         {"{\"site\": {\"errorDocument\": 404}}", "'site.errorDocument'"},
         {"{\"site\": {\"spaFallback\": \"yes\"}}", "'site.spaFallback'"},
         {"{\"site\": {\"spaFallback\": null}}", "'site.spaFallback'"},
+        {"{\"userPools\": {}}", "'userPools'"},
+        {"{\"userPools\": \"pool\"}", "'userPools'"},
+        {"{\"auth\": {\"maxFailedLoginsPerUser\": 0}}", "'auth.maxFailedLoginsPerUser'"},
+        {"{\"auth\": {\"lockoutSeconds\": \"15m\"}}", "'auth.lockoutSeconds'"},
+        {"{\"auth\": {\"maxFailed\": 3}}", "'auth.maxFailed'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_refused(f, cases[i].json, cases[i].field);
