@@ -152,6 +152,9 @@ static int get_map(op_t *op, const json_t *obj, const char *name, const json_t *
     }
     json_object_foreach((json_t *)v, k, e)
     {
+        /* A null entry counts as absent: browsers send DEVICE_KEY: null. */
+        if (json_is_null(e))
+            continue;
         if (!json_is_string(e) || json_string_length(e) > 8192) {
             fail(op, "SerializationException", "Value of '%s.%s' must be a string.", name, k);
             return -1;
@@ -1182,7 +1185,7 @@ static json_t *signed_in(op_t *op, auth_pool_t **p)
     const char *token;
     json_t *user;
     char msg[100];
-    if (get_str(op, op->in, "AccessToken", 1, 1, 16384, &token) != 0)
+    if (get_str(op, op->in, "AccessToken", 1, 1, BODY_MAX, &token) != 0)
         return NULL;
     if (auth_access_check(op->a, token, p, &user, NULL, msg, sizeof msg) != 0) {
         fail(op, "NotAuthorizedException", "%s", msg);
@@ -1820,7 +1823,8 @@ void auth_handle(auth_t *a, const http_req_t *req, http_resp_t *resp)
     if (req->body_len == 0)
         op.in = json_object();
     else
-        op.in = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        op.in = json_loadb((const char *)req->body, req->body_len,
+                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!json_is_object(op.in)) {
         json_decref(op.in);
         fail(&op, "SerializationException", "The request body is not a JSON object.");
