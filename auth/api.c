@@ -1225,7 +1225,7 @@ static void op_update_user_attributes(op_t *op)
              "constraint: Member must not be null");
     else if (user != NULL && get_attributes(op, "UserAttributes", 0, attrs) == 0 &&
              edit_user(op, p, json_string_value(json_object_get(user, "u")), merge_attrs, attrs) == 0)
-        reply(op, json_pack("{s:[]}", "CodeDeliveryDetailsList"));
+        reply(op, json_object());
     json_decref(attrs);
     json_decref(user);
 }
@@ -1834,6 +1834,9 @@ void auth_handle(auth_t *a, const http_req_t *req, http_resp_t *resp)
     if (!op.done)
         internal(&op, ops[i].name);
     json_decref(op.in);
+    /* Keep the outbox, sessions and codes bounded in a long-running server. */
+    if (op.resp->status == 200 && atomic_fetch_add(&a->writes, 1) % 1024 == 1023)
+        auth_prune(a);
 }
 
 /* ---- open and close ---- */
@@ -1878,6 +1881,9 @@ int auth_open(auth_t **out, storage_t *st, const auth_options_t *opts, char *err
         auth_close(a);
         return -1;
     }
+    int pruned = auth_prune(a);
+    if (pruned > 0)
+        log_info("auth: removed %d expired sessions, codes and old outbox messages", pruned);
     *out = a;
     return 0;
 }

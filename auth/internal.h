@@ -172,6 +172,7 @@ struct auth {
     pthread_mutex_t nonce_lock;
     unsigned char (*nonces)[16];
     unsigned nonce_next;
+    atomic_uint writes; /* outbox messages and log-ins since the last prune */
 };
 
 #define AUTH_NONCE_RING 4096
@@ -228,6 +229,9 @@ int auth_code_check(auth_t *a, const auth_pool_t *p, const char *username, const
 int auth_outbox_put(storage_txn_t *t, const auth_pool_t *p, const char *username,
                     const char *destination, const char *kind, const char *code,
                     const char *message);
+/* Drop outbox messages beyond the newest 1000, and expired sessions and
+ * codes. Returns how many records went, or -1. */
+int auth_prune(auth_t *a);
 /* Throttle of failed log-ins. auth_throttle_check returns 0 (go on), 1 (the
  * user is locked: "Password attempts exceeded") or 2 (the address is: 429-ish). */
 throttle_t *auth_throttle_new(void);

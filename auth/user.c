@@ -320,6 +320,90 @@ int auth_outbox_put(storage_txn_t *t, const auth_pool_t *p, const char *username
     return rc;
 }
 
+/* ---- housekeeping ---- */
+
+#define OUTBOX_KEEP 1000
+
+typedef struct prune_ctx {
+    json_t *keys;   /* keys to delete, as base64 strings (outbox keys are binary) */
+    size_t total;   /* outbox entries seen */
+    int64_t now_ms;
+    const char *table;
+} prune_ctx_t;
+
+static int count_cb(void *ctx, const void *key, size_t key_len, const void *val, size_t len)
+{
+    ((prune_ctx_t *)ctx)->total++;
+    return 0;
+}
+
+static void prune_add(prune_ctx_t *pc, const void *key, size_t key_len)
+{
+    char *k = util_base64(key, key_len);
+    json_array_append_new(pc->keys, json_string(k));
+    free(k);
+}
+
+static int outbox_old_cb(void *ctx, const void *key, size_t key_len, const void *val, size_t len)
+{
+    prune_ctx_t *pc = ctx;
+    if (pc->total <= OUTBOX_KEEP)
+        return 1;
+    pc->total--;
+    prune_add(pc, key, key_len);
+    return 0;
+}
+
+/* Records whose JSON has an expiry field past: sessions ("e", seconds) and codes ("e", ms). */
+static int expired_cb(void *ctx, const void *key, size_t key_len, const void *val, size_t len)
+{
+    prune_ctx_t *pc = ctx;
+    json_t *r = json_loadb(val, len, 0, NULL);
+    json_int_t e = json_integer_value(json_object_get(r, "e"));
+    int64_t now = strcmp(pc->table, "sessions") == 0 ? pc->now_ms / 1000 : pc->now_ms;
+    if (r != NULL && e < now)
+        prune_add(pc, key, key_len);
+    json_decref(r);
+    return json_array_size(pc->keys) >= 10000; /* a bounded amount per pass */
+}
+
+int auth_prune(auth_t *a)
+{
+    static const char *const tables[] = {"outbox", "sessions", "codes"};
+    int removed = 0;
+    for (size_t i = 0; i < 3; i++) {
+        prune_ctx_t pc = {json_array(), 0, util_now_ms(), tables[i]};
+        storage_view_t *v;
+        if (storage_view_open(a->st, &v) != 0) {
+            json_decref(pc.keys);
+            return -1;
+        }
+        if (i == 0) {
+            storage_view_rec_scan(v, T_OUTBOX, "", 0, count_cb, &pc);
+            storage_view_rec_scan(v, T_OUTBOX, "", 0, outbox_old_cb, &pc);
+        } else {
+            storage_view_rec_scan(v, tables[i], "", 0, expired_cb, &pc);
+        }
+        storage_view_close(v);
+        storage_txn_t *t;
+        if (json_array_size(pc.keys) > 0 && storage_txn_begin(a->st, &t) == 0) {
+            size_t k;
+            json_t *j;
+            json_array_foreach(pc.keys, k, j)
+            {
+                unsigned char key[STORAGE_REC_MAX_KEY];
+                const char *b64 = json_string_value(j);
+                long n = util_base64_decode(b64, strlen(b64), key, sizeof key);
+                if (n > 0 && storage_rec_del(t, tables[i], key, (size_t)n) == 0)
+                    removed++;
+            }
+            storage_txn_commit(t);
+        }
+        json_decref(pc.keys);
+    }
+    return removed;
+}
+
 typedef struct outbox_ctx {
     json_t **items;
     unsigned limit;
