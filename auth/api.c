@@ -955,9 +955,11 @@ static void op_sign_up(op_t *op)
                              (json_int_t)now, "m", (json_int_t)now, "a");
     if (get_attributes(op, "UserAttributes", 0, json_object_get(user, "a")) != 0)
         goto out;
-    if (auth_user_get(op->a, p, username) != NULL) {
-        /* Cheap early answer; the insert below is what decides under races. */
-        json_decref(auth_user_get(op->a, p, username));
+    /* A cheap early answer before the hashing; the insert below is what
+     * decides under races. */
+    json_t *existing = auth_user_get(op->a, p, username);
+    if (existing != NULL) {
+        json_decref(existing);
         fail(op, "UsernameExistsException", "User already exists");
         goto out;
     }
