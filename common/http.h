@@ -59,11 +59,20 @@ typedef struct http_req {
     const struct http_caller *caller;
 } http_req_t;
 
-/* The verified signer of a request. */
+/* The verified signer of a request: filled by sts/ from the root
+ * credentials or from a temporary credential's sealed session token. */
+#define HTTP_SESSION_POLICY_MAX 2048 /* IAM's limit on an inline session policy */
 typedef struct http_caller {
-    int root;                /* the root (admin) credentials */
+    int root;                  /* the root (admin) credentials: everything is allowed */
     char access_key_id[129];
-    char arn[256];           /* arn:aws:iam::<account>:root, or the assumed role */
+    char arn[256];             /* arn:aws:iam::<acct>:root or arn:aws:sts::<acct>:assumed-role/R/S */
+    char user_id[200];         /* aws:userid: the account id for root, "AROA…:<session>" */
+    char account[16];
+    char role[65];             /* the assumed role's name; "" for root */
+    char identity_id[96];      /* Cognito identity id: ${cognito-identity.amazonaws.com:sub} */
+    char subject[96];          /* the web identity's sub (user pool sub), "" if none */
+    char session_policy[HTTP_SESSION_POLICY_MAX + 1]; /* inline session policy JSON, "" = none */
+    int64_t expires;           /* seconds since the epoch; 0 = never (root) */
 } http_caller_t;
 
 /* The value of request header `name` (any case), or NULL. Borrowed for the request. */

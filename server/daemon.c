@@ -79,11 +79,11 @@ typedef struct request {
     buf_t body;
     size_t discarded;
     http_req_t req;
-    http_caller_t caller;
     char remote[48];
     int status;
     size_t bytes;
-    http_resp_t resp; /* last: on_uri zeroes everything before it */
+    http_resp_t resp; /* on_uri zeroes everything before it */
+    http_caller_t caller; /* filled only by a verified signature (kilobytes: not zeroed) */
 } request_t;
 
 /* ---- Handlers that belong to server/ itself ---- */

@@ -65,4 +65,18 @@ struct sts {
  * exist: temporary credentials join here. (root.c) */
 const sts_cred_t *sts_cred_lookup(const sts_t *s, const char *akid);
 
+/* ---- Temporary credentials (creds.c) ----
+ *
+ * An ASIA... access key id comes with a session token (X-Amz-Security-Token
+ * header, or query parameter in a presigned URL) that is a sealed record of
+ * the credential: its access key id, secret, expiry, role and identity. */
+
+/* Open `token` (as sent) for access key id `akid` at time `now`. On success
+ * fills *cred (with the secret; the caller must OPENSSL_cleanse it) and
+ * *caller, and returns 0. Returns STS_EUNKNOWNKEY when the token is not one
+ * of ours (malformed, truncated, tampered, sealed under another key, or for
+ * another access key id) and STS_EEXPIRED when it has expired. */
+int sts_session_open(const sts_t *s, const char *akid, const char *token, int64_t now,
+                     sts_cred_t *cred, http_caller_t *caller);
+
 #endif

@@ -42,6 +42,9 @@ enum {
     STS_ESIGNATURE = -4, /* signature does not match, or the body does not match its hash */
     STS_ESKEW = -5,      /* X-Amz-Date more than 15 minutes from now */
     STS_ESCOPE = -6,     /* credential scope names another date, region or service */
+    STS_EEXPIRED = -7,   /* the temporary credentials (or the presigned URL) have expired */
+    STS_EDENIED = -8,    /* verified, but the caller's policy does not allow the action */
+    STS_EQUERYPARAMS = -9, /* presigned query parameters malformed (e.g. X-Amz-Expires too big) */
 };
 
 /* Load the root credentials (environment, else the file, else create it).
