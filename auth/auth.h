@@ -64,6 +64,23 @@ void auth_handle_wellknown(auth_t *a, const char *endpoint, const http_req_t *re
 int auth_token_verify(auth_t *a, const char *pool_id, const char *token, const char *token_use,
                       const char *client_id, json_t **claims, char *why, size_t whysz);
 
+/* Verify a token of whichever of our pools signed it (found by the kid in
+ * its header; then strictly as auth_token_verify with that pool and any
+ * client). On success writes the pool id into pool_id (size pool_idsz). */
+int auth_token_verify_any(auth_t *a, const char *token, const char *token_use, char *pool_id,
+                          size_t pool_idsz, json_t **claims, char *why, size_t whysz);
+
+/* Sign `claims` as an RS256 JWT with the key of pool `pool_id` (for
+ * tokens other modules issue, e.g. GetOpenIdToken). Caller frees; NULL if
+ * the pool is unknown. */
+char *auth_sign(auth_t *a, const char *pool_id, const json_t *claims);
+
+/* The action and resource of a signed request to the Cognito User Pools API,
+ * for the gate: returns 0 with "cognito-idp:<Op>" and the pool's ARN (or
+ * "*"), or 1 when the operation needs no permission (the unsigned ones). */
+int auth_request_action(auth_t *a, const http_req_t *req, char *action, size_t actionsz,
+                        char *resource, size_t resourcesz);
+
 /* Print the newest `limit` outbox messages, oldest first, to out: one text
  * line each, or one JSON object per line when json is set. Returns the
  * number printed, or a negative storage error. */

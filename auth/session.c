@@ -365,3 +365,24 @@ int auth_sessions_end_user(auth_t *a, const auth_pool_t *p, const char *username
     json_decref(c.jtis);
     return rc;
 }
+
+int auth_token_verify_any(auth_t *a, const char *token, const char *token_use, char *pool_id,
+                          size_t pool_idsz, json_t **claims, char *why, size_t whysz)
+{
+    *claims = NULL;
+    auth_pool_t *p = token ? pool_of_token(a, token) : NULL;
+    if (p == NULL) {
+        snprintf(why, whysz, "not a token of any user pool here");
+        return -1;
+    }
+    if (verify_in_pool(p, token, token_use, NULL, claims, why, whysz) != 0)
+        return -1;
+    snprintf(pool_id, pool_idsz, "%s", p->id);
+    return 0;
+}
+
+char *auth_sign(auth_t *a, const char *pool_id, const json_t *claims)
+{
+    auth_pool_t *p = auth_pool_find(a, pool_id);
+    return p ? auth_jwt_sign(p->key, claims) : NULL;
+}

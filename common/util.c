@@ -376,3 +376,20 @@ long util_base64_decode(const char *s, size_t n, unsigned char *out, size_t outs
         return -1;
     return (long)o;
 }
+
+void util_uuid(char out[37])
+{
+    unsigned char b[16];
+    util_random(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}

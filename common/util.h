@@ -74,6 +74,9 @@ char *util_base64url(const void *p, size_t n);
  * text is malformed or does not fit. */
 long util_base64_decode(const char *s, size_t n, unsigned char *out, size_t outsz);
 
+/* A random RFC 4122 version-4 UUID, lowercase, into out[37]. */
+void util_uuid(char out[37]);
+
 /* Fill p with n cryptographically random bytes; aborts if the RNG fails. */
 void util_random(void *p, size_t n);
 

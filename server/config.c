@@ -39,6 +39,10 @@ void config_defaults(config_t *cfg)
     cfg->max_failed_user = 5;
     cfg->max_failed_addr = 20;
     cfg->lockout_seconds = 900;
+    cfg->roles = NULL;
+    cfg->identity_pools = NULL;
+    cfg->sts_default_duration = 3600;
+    cfg->sts_min_duration = 900;
 }
 
 void config_free(config_t *cfg)
@@ -52,6 +56,8 @@ void config_free(config_t *cfg)
     free(cfg->index_doc);
     free(cfg->error_doc);
     json_decref(cfg->user_pools);
+    json_decref(cfg->roles);
+    json_decref(cfg->identity_pools);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -104,6 +110,14 @@ static const field_t top_fields[] = {
     {"threads", F_UINT, OFF(threads), 0, 256},
     {"accessLog", F_BOOL, OFF(access_log), 0, 0},
     {"userPools", F_ARRAY, OFF(user_pools), 0, 0},
+    {"roles", F_ARRAY, OFF(roles), 0, 0},
+    {"identityPools", F_ARRAY, OFF(identity_pools), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const field_t sts_fields[] = {
+    {"defaultDurationSeconds", F_UINT, OFF(sts_default_duration), 1, 43200},
+    {"minDurationSeconds", F_UINT, OFF(sts_min_duration), 1, 43200},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -144,6 +158,7 @@ static const struct {
     {"storage", storage_fields},
     {"site", site_fields},
     {"auth", auth_fields},
+    {"sts", sts_fields},
     {NULL, NULL},
 };
 

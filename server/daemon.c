@@ -63,6 +63,10 @@ struct route {
     const char *what;           /* for "not built yet" answers */
     const char *signing;        /* SigV4 service name: signed requests are verified
                                    before the handler runs; NULL = not yet */
+    /* The action and resource a signed request asks for, for the policy
+     * check (0), or 1 when it needs no permission. NULL: none needed. */
+    int (*describe)(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
+                    char *resource, size_t resourcesz);
 };
 
 /* PHASE_DISCARD: a chunked body passed the limit; the rest is read and
@@ -117,6 +121,36 @@ static void handle_idp(server_t *srv, const http_req_t *req, http_resp_t *resp,
     auth_handle(srv->auth, req, resp);
 }
 
+static void handle_identity(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                            const route_t *route)
+{
+    sts_handle_identity(srv->sts, req, resp);
+}
+
+static void handle_sts(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                       const route_t *route)
+{
+    sts_handle_sts(srv->sts, req, resp);
+}
+
+static int describe_idp(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
+                        char *resource, size_t resourcesz)
+{
+    return auth_request_action(srv->auth, req, action, actionsz, resource, resourcesz);
+}
+
+static int describe_identity(server_t *srv, const http_req_t *req, char *action,
+                             size_t actionsz, char *resource, size_t resourcesz)
+{
+    return sts_request_action(srv->sts, req, 0, action, actionsz, resource, resourcesz);
+}
+
+static int describe_sts(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
+                        char *resource, size_t resourcesz)
+{
+    return sts_request_action(srv->sts, req, 1, action, actionsz, resource, resourcesz);
+}
+
 static void handle_pool_keys(server_t *srv, const http_req_t *req, http_resp_t *resp,
                              const route_t *route)
 {
@@ -169,30 +203,31 @@ static void handle_preflight(server_t *srv, const http_req_t *req, http_resp_t *
 
 /* ---- The route table (DESIGN.md, "Routing rule") ---- */
 
-static const route_t R_HEALTH = {"health", HTTP_PROTO_PLAIN, handle_health, "RequestTooLarge", "", NULL};
+static const route_t R_HEALTH = {"health", HTTP_PROTO_PLAIN, handle_health, "RequestTooLarge", "", NULL, NULL};
 static const route_t R_WELLKNOWN = {"wellknown", HTTP_PROTO_PLAIN, handle_wellknown,
-                                    "RequestTooLarge", "", NULL};
+                                    "RequestTooLarge", "", NULL, NULL};
 static const route_t R_POOL_KEYS = {"cognito-idp", HTTP_PROTO_PLAIN, handle_pool_keys,
-                                    "RequestTooLarge", "", NULL};
+                                    "RequestTooLarge", "", NULL, NULL};
 static const route_t R_PREFLIGHT = {"cors", HTTP_PROTO_PLAIN, handle_preflight,
-                                    "RequestTooLarge", "", NULL};
+                                    "RequestTooLarge", "", NULL, NULL};
 static const route_t R_IDP = {"cognito-idp", HTTP_PROTO_JSON, handle_idp,
                               "RequestEntityTooLargeException", "Cognito User Pools API",
-                              "cognito-idp"};
-static const route_t R_IDENTITY = {"cognito-identity", HTTP_PROTO_JSON, handle_not_built,
+                              "cognito-idp", describe_idp};
+static const route_t R_IDENTITY = {"cognito-identity", HTTP_PROTO_JSON, handle_identity,
                                    "RequestEntityTooLargeException",
-                                   "Cognito Identity (identity pools) API", NULL};
+                                   "Cognito Identity (identity pools) API", "cognito-identity",
+                                   describe_identity};
 static const route_t R_TARGET = {"unknown", HTTP_PROTO_JSON, handle_unknown_target,
-                                 "RequestEntityTooLargeException", "", NULL};
-static const route_t R_STS = {"sts", HTTP_PROTO_QUERY, handle_not_built, "RequestEntityTooLarge",
-                              "STS API", NULL};
+                                 "RequestEntityTooLargeException", "", NULL, NULL};
+static const route_t R_STS = {"sts", HTTP_PROTO_QUERY, handle_sts, "RequestEntityTooLarge",
+                              "STS API", "sts", describe_sts};
 static const route_t R_LAMBDA = {"lambda", HTTP_PROTO_JSON, handle_not_built,
-                                 "RequestTooLargeException", "Lambda API", NULL};
-static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_not_built, "EntityTooLarge", "S3 API", NULL};
+                                 "RequestTooLargeException", "Lambda API", NULL, NULL};
+static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_not_built, "EntityTooLarge", "S3 API", NULL, NULL};
 static const route_t R_WEBSITE = {"website", HTTP_PROTO_WEBSITE, handle_website, "EntityTooLarge",
-                                  "", NULL};
+                                  "", NULL, NULL};
 static const route_t R_WEBSITE_405 = {"website", HTTP_PROTO_WEBSITE, handle_method_not_allowed,
-                                      "EntityTooLarge", "", NULL};
+                                      "EntityTooLarge", "", NULL, NULL};
 
 static http_method_t parse_method(const char *m)
 {
@@ -485,7 +520,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     /* DESIGN.md: every signed request is verified before any handler runs;
      * req.caller is set only by a good signature. */
     if (r->route->signing != NULL && http_header(&r->req, "Authorization") != NULL) {
-        char msg[300];
+        char msg[800];
         int rc = sts_verify(srv->sts, &r->req, r->route->signing, util_now_ms() / 1000,
                             &r->caller, msg, sizeof msg);
         if (rc != 0) {
@@ -493,6 +528,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_response(r, c);
         }
         r->req.caller = &r->caller;
+        char action[128], resource[512];
+        if (!r->caller.root && r->route->describe != NULL &&
+            r->route->describe(srv, &r->req, action, sizeof action, resource, sizeof resource) ==
+                0 &&
+            sts_authorize(srv->sts, &r->caller, action, resource, NULL) != 0) {
+            snprintf(msg, sizeof msg,
+                     "User: %.255s is not authorized to perform: %.127s on resource: %.300s",
+                     r->caller.arn, action, resource);
+            sts_error_response(STS_EDENIED, msg, r->route->proto, r->req.request_id, &r->resp);
+            return send_response(r, c);
+        }
     }
     r->route->handler(srv, &r->req, &r->resp, r->route);
     return send_response(r, c);
@@ -589,6 +635,9 @@ static char *build_wellknown(const server_t *srv)
     buf_json_escape(&b, pool, strlen(pool));
     buf_puts(&b, "\",\"userPoolClientId\":\"");
     buf_json_escape(&b, client, strlen(client));
+    const char *idpool = sts_default_identity_pool_id(srv->sts);
+    buf_puts(&b, "\",\"identityPoolId\":\"");
+    buf_json_escape(&b, idpool, strlen(idpool));
     buf_puts(&b, "\",\"siteBucket\":\"");
     buf_json_escape(&b, cfg->site_bucket, strlen(cfg->site_bucket));
     buf_puts(&b, "\",\"functions\":[]}");

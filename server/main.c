@@ -4,6 +4,7 @@
  *   cloudlet site deploy DIR [--data DIR] [--config FILE]
  *   cloudlet site rollback [--data DIR] [--config FILE]
  *   cloudlet outbox [--data DIR] [--config FILE] [--json]
+ *   cloudlet rotate-session-key [--data DIR]
  *
  * Kept thin on purpose (STYLE.md): every module is linkable into a test
  * without this file.
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 
 #include "auth/auth.h"
@@ -34,6 +36,7 @@ static void usage(FILE *out)
                  "  cloudlet site deploy DIR [--data DIR] [--config FILE]\n"
                  "  cloudlet site rollback [--data DIR] [--config FILE]\n"
                  "  cloudlet outbox [--data DIR] [--config FILE] [--json]\n"
+                 "  cloudlet rotate-session-key [--data DIR]\n"
                  "\n"
                  "defaults: --listen 127.0.0.1:8080 --data var; see README.md for cloudlet.json\n");
 }
@@ -146,23 +149,43 @@ static int cmd_serve(const config_t *cfg)
     log_start();
     char err[600], path[4096];
     int rc = 1;
-    seal_key_t key;
+    seal_key_t key, session_key, previous;
+    int have_previous = 0;
     sts_t *sts = NULL;
     auth_t *auth = NULL;
     server_t *srv = NULL;
     snprintf(path, sizeof path, "%s/server-key", cfg->data_dir);
     if (seal_key_load(path, &key, err, sizeof err) != 0)
         goto out;
-    sts_options_t so = {cfg->data_dir, cfg->region, cfg->account_id};
-    if (sts_open(&sts, &so, err, sizeof err) != 0)
-        goto out;
-    log_info("root credentials: access key %s from %s", sts_root_access_key_id(sts),
-             sts_root_source(sts));
     auth_options_t ao = {cfg->region,          cfg->account_id,     cfg->user_pools,
                          &key,                 cfg->max_failed_user, cfg->max_failed_addr,
                          cfg->lockout_seconds};
     if (auth_open(&auth, st, &ao, err, sizeof err) != 0)
         goto out;
+    /* Session tokens have their own key so that it can be rotated without
+     * touching what the server key seals at rest. */
+    snprintf(path, sizeof path, "%s/session-key", cfg->data_dir);
+    if (seal_key_load(path, &session_key, err, sizeof err) != 0)
+        goto out;
+    snprintf(path, sizeof path, "%s/session-key.previous", cfg->data_dir);
+    have_previous = access(path, F_OK) == 0;
+    if (have_previous && seal_key_load(path, &previous, err, sizeof err) != 0)
+        goto out;
+    sts_options_t so = {.data_dir = cfg->data_dir,
+                        .region = cfg->region,
+                        .account_id = cfg->account_id,
+                        .st = st,
+                        .auth = auth,
+                        .key = &session_key,
+                        .previous_key = have_previous ? &previous : NULL,
+                        .roles = cfg->roles,
+                        .identity_pools = cfg->identity_pools,
+                        .default_duration = cfg->sts_default_duration,
+                        .min_duration = cfg->sts_min_duration};
+    if (sts_open(&sts, &so, err, sizeof err) != 0)
+        goto out;
+    log_info("root credentials: access key %s from %s", sts_root_access_key_id(sts),
+             sts_root_source(sts));
     srv = server_start(cfg, st, auth, sts, err, sizeof err);
     if (srv == NULL)
         goto out;
@@ -175,12 +198,38 @@ static int cmd_serve(const config_t *cfg)
 out:
     if (rc != 0)
         log_error("%s", err);
-    auth_close(auth);
     sts_close(sts);
+    auth_close(auth);
     seal_key_wipe(&key);
+    seal_key_wipe(&session_key);
+    seal_key_wipe(&previous);
     storage_close(st);
     log_stop();
     return rc;
+}
+
+/* Make a new session-token key; the old one becomes session-key.previous and
+ * still opens the tokens it sealed (the grace period lasts until the next
+ * rotation). A running server picks the keys up when it restarts. */
+static int cmd_rotate_session_key(const config_t *cfg)
+{
+    char cur[4096], prev[4200], err[600];
+    seal_key_t k;
+    snprintf(cur, sizeof cur, "%s/session-key", cfg->data_dir);
+    snprintf(prev, sizeof prev, "%s/session-key.previous", cfg->data_dir);
+    if (access(cur, F_OK) == 0 && rename(cur, prev) != 0) {
+        fprintf(stderr, "cloudlet: cannot move %s: %s\n", cur, strerror(errno));
+        return 1;
+    }
+    if (seal_key_load(cur, &k, err, sizeof err) != 0) {
+        fprintf(stderr, "cloudlet: %s\n", err);
+        return 1;
+    }
+    seal_key_wipe(&k);
+    printf("new session-token key in %s; the previous one still opens tokens until the next "
+           "rotation. Restart the server to use it.\n",
+           cur);
+    return 0;
 }
 
 static int cmd_outbox(const config_t *cfg, const options_t *o)
@@ -265,6 +314,8 @@ int main(int argc, char **argv)
         rc = cmd_site(&cfg, &o);
     } else if (strcmp(cmd, "outbox") == 0) {
         rc = cmd_outbox(&cfg, &o);
+    } else if (strcmp(cmd, "rotate-session-key") == 0 && o.npositional == 0) {
+        rc = cmd_rotate_session_key(&cfg);
     } else {
         usage(stderr);
         rc = 2;

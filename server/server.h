@@ -37,6 +37,10 @@ typedef struct config {
     unsigned max_failed_user;  /* auth.maxFailedLoginsPerUser: 5 */
     unsigned max_failed_addr;  /* auth.maxFailedLoginsPerAddress: 20 */
     unsigned lockout_seconds;  /* auth.lockoutSeconds: 900 */
+    struct json_t *roles;          /* roles: validated by sts/; NULL = the default role */
+    struct json_t *identity_pools; /* identityPools: validated by sts/; NULL = default pool */
+    unsigned sts_default_duration; /* sts.defaultDurationSeconds: 3600 */
+    unsigned sts_min_duration;     /* sts.minDurationSeconds: 900 */
 } config_t;
 
 /* Fill *cfg with the defaults. */

@@ -371,7 +371,8 @@ int sts_open(sts_t **out, const sts_options_t *opts, char *err, size_t errsz)
         return -1;
     }
     s = xcalloc(1, sizeof *s);
-    if (pthread_mutex_init(&s->cache_lock, NULL) != 0) {
+    if (pthread_mutex_init(&s->cache_lock, NULL) != 0 ||
+        pthread_rwlock_init(&s->idpools_lock, NULL) != 0) {
         free(s);
         snprintf(err, errsz, "sts: cannot create a mutex");
         return -1;
@@ -382,6 +383,8 @@ int sts_open(sts_t **out, const sts_options_t *opts, char *err, size_t errsz)
         goto err;
     s->root.root = 1;
     snprintf(s->root.arn, sizeof s->root.arn, "arn:aws:iam::%s:root", s->account_id);
+    if (sts_pools_load(s, opts, err, errsz) != 0)
+        goto err;
     *out = s;
     return 0;
 err:
@@ -394,6 +397,8 @@ void sts_close(sts_t *s)
     if (s == NULL)
         return;
     pthread_mutex_destroy(&s->cache_lock);
+    sts_pools_free(s);
+    pthread_rwlock_destroy(&s->idpools_lock);
     /* The root secret and every cached signing key live inside *s. */
     OPENSSL_cleanse(s, sizeof *s);
     free(s);

@@ -23,7 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "auth/auth.h"
 #include "common/http.h"
+#include "common/seal.h"
+#include "storage/storage.h"
 
 typedef struct sts sts_t;
 
@@ -31,6 +36,16 @@ typedef struct sts_options {
     const char *data_dir;   /* where root-credentials lives */
     const char *region;     /* the only region a credential scope may name */
     const char *account_id; /* for ARNs: arn:aws:iam::<account>:root */
+    /* The rest may be NULL/0 (unit tests of the verifier): then there are no
+     * temporary credentials, roles or identity pools. All borrowed. */
+    storage_t *st;                  /* identity records and API-made identity pools */
+    auth_t *auth;                   /* verifies the ID tokens of our user pools */
+    const seal_key_t *key;          /* seals session tokens */
+    const seal_key_t *previous_key; /* still opens them (key rotation); may be NULL */
+    const json_t *roles;            /* cloudlet.json "roles" (NULL = the default role) */
+    const json_t *identity_pools;   /* cloudlet.json "identityPools" (NULL = default pool) */
+    unsigned default_duration;      /* sts.defaultDurationSeconds: 3600 */
+    unsigned min_duration;          /* sts.minDurationSeconds: 900 */
 } sts_options_t;
 
 /* Errors of sts_verify. Each maps to one AWS error per protocol (see
@@ -65,6 +80,28 @@ const char *sts_root_source(const sts_t *s);
  * secret. The signature is compared in constant time. */
 int sts_verify(sts_t *s, const http_req_t *req, const char *service, int64_t now,
                http_caller_t *caller, char *msg, size_t msgsz);
+
+/* The identity pool that /.well-known/cloudlet.json advertises ("" if none). */
+const char *sts_default_identity_pool_id(const sts_t *s);
+
+/* POST / with X-Amz-Target: AWSCognitoIdentityService.<Op> (identity pools). */
+void sts_handle_identity(sts_t *s, const http_req_t *req, http_resp_t *resp);
+/* POST / with a form body Action=... (the STS query API). */
+void sts_handle_sts(sts_t *s, const http_req_t *req, http_resp_t *resp);
+
+/* May the verified `caller` do `action` (e.g. "lambda:InvokeFunction") on
+ * `resource` (an ARN)? Root may do everything; temporary credentials are
+ * judged by their role's policies intersected with their session policy.
+ * `context` holds extra condition keys (may be NULL). Returns 0 when
+ * allowed, STS_EDENIED otherwise. */
+int sts_authorize(const sts_t *s, const http_caller_t *caller, const char *action,
+                  const char *resource, const json_t *context);
+
+/* The action and resource of a signed request to the identity-pool API
+ * (query = 0) or the STS API (query = 1), for sts_authorize. Returns 0 with
+ * both filled, or 1 when the operation needs no permission. */
+int sts_request_action(const sts_t *s, const http_req_t *req, int query, char *action,
+                       size_t actionsz, char *resource, size_t resourcesz);
 
 /* Fill resp with the error for STS_E* code `err` in the shape of `proto`
  * (wire doc 1.4): e.g. JSON InvalidSignatureException, S3/STS
