@@ -106,6 +106,7 @@ bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.jso
 bench: deps deps-bench $(BUILD)/cloudlet
 	bench/static.sh $(BUILD)/cloudlet
 	bench/auth.sh $(BUILD)/cloudlet
+	BUILD=$(BUILD) bench/sigv4.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -519,7 +519,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     r->req.body_len = r->body.len;
     /* DESIGN.md: every signed request is verified before any handler runs;
      * req.caller is set only by a good signature. */
-    if (r->route->signing != NULL && http_header(&r->req, "Authorization") != NULL) {
+    if (r->route->signing != NULL &&
+        (http_header(&r->req, "Authorization") != NULL || query_is_signed(r->req.query))) {
         char msg[800];
         int rc = sts_verify(srv->sts, &r->req, r->route->signing, util_now_ms() / 1000,
                             &r->caller, msg, sizeof msg);

@@ -26,6 +26,7 @@
 
 #include "common/http.h"
 #include "common/util.h"
+#include "storage/s3.h"
 
 /* ---- Content types ---- */
 
@@ -206,7 +207,7 @@ static int accepts_token(const char *list, const char *token)
 
 /* Does If-None-Match (a list of entity tags or "*") match etag? Weak
  * comparison, as RFC 9110 prescribes for If-None-Match. */
-static int etag_list_matches(const char *list, const char *etag)
+int storage_etag_list_matches(const char *list, const char *etag)
 {
     size_t elen = strlen(etag);
     const char *p = list;
@@ -235,7 +236,7 @@ static int etag_list_matches(const char *list, const char *etag)
 /* Parse a single "bytes=" range against size. Returns 1 with [*first, *last]
  * for a satisfiable range, 0 to ignore the header (absent, malformed or
  * multi-range: the whole object is sent), -1 when unsatisfiable (416). */
-static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+int storage_parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
 {
     if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
         return 0;
@@ -331,7 +332,7 @@ static void send_object(storage_view_t *v, const storage_object_t *obj, const ch
         int64_t since;
         int not_modified = 0;
         if (inm != NULL)
-            not_modified = etag_list_matches(inm, obj->etag);
+            not_modified = storage_etag_list_matches(inm, obj->etag);
         else if (ims != NULL && util_parse_http_date(ims, &since) == 0)
             not_modified = obj->mtime_ms / 1000 <= since;
         if (not_modified) {
@@ -341,10 +342,10 @@ static void send_object(storage_view_t *v, const storage_object_t *obj, const ch
         }
         const char *range = http_header(req, "Range");
         const char *if_range = http_header(req, "If-Range");
-        if (range != NULL && if_range != NULL && !etag_list_matches(if_range, obj->etag))
+        if (range != NULL && if_range != NULL && !storage_etag_list_matches(if_range, obj->etag))
             range = NULL;
         uint64_t first = 0, last = 0;
-        int r = parse_range(range, obj->size, &first, &last);
+        int r = storage_parse_range(range, obj->size, &first, &last);
         if (r < 0) {
             storage_view_close(v);
             http_resp_headerf(resp, "Content-Range", "bytes */%llu",

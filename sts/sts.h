@@ -73,11 +73,16 @@ const char *sts_root_access_key_id(const sts_t *s);
 /* Where the root credentials came from: "environment" or the file path. */
 const char *sts_root_source(const sts_t *s);
 
-/* Verify the SigV4 Authorization header of `req` for `service` (e.g.
- * "cognito-idp") at time `now` (seconds since the epoch). On success fills
- * *caller and returns 0; otherwise returns an STS_E* code and writes a
- * message for the client into msg (size msgsz) that never contains a
- * secret. The signature is compared in constant time. */
+/* Verify the SigV4 signature of `req` for `service` (e.g. "cognito-idp",
+ * "s3") at time `now` (seconds since the epoch): the Authorization header,
+ * or a presigned URL's X-Amz-* query parameters. "s3" uses S3's rules (the
+ * path encoded once, x-amz-content-sha256 required, UNSIGNED-PAYLOAD and
+ * STREAMING-UNSIGNED-PAYLOAD-TRAILER allowed). ASIA... keys are opened from
+ * their session token. On success fills *caller (root, or the temporary
+ * credential's role, identity and session policy) and returns 0; otherwise
+ * returns an STS_E* code and writes a message for the client into msg (size
+ * msgsz) that never contains a secret. Signatures are compared in constant
+ * time. */
 int sts_verify(sts_t *s, const http_req_t *req, const char *service, int64_t now,
                http_caller_t *caller, char *msg, size_t msgsz);
 

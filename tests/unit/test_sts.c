@@ -3,11 +3,27 @@
  * sts_verify is the gate in front of every signed request, so it is held to
  * outside truth rather than to itself: the aws-sig-v4-test-suite vectors
  * (signatures copied from the suite's .sreq files) for every case whose
- * wire path needs no escaping, and, for the cases the suite cannot cover
- * (encoded paths, which the non-S3 rule encodes a second time; bodies with
- * x-amz-content-sha256), a small independent signer in this file that signs
- * a canonical request written out by hand. That signer is itself checked
- * against the suite's get-vanilla vector first.
+ * wire path needs no escaping; requests signed by the AWS SDK's own signer
+ * (@smithy/signature-v4) in header and presigned form for Lambda, STS,
+ * Cognito and S3 (tests/unit/sigv4_vectors.h, made by gen_sigv4_vectors.mjs:
+ * spaces, unicode, repeated headers, empty query values, dot segments, ARNs
+ * in the path, '+' in the query, temporary credentials); and, for the cases
+ * neither covers (bodies with x-amz-content-sha256 markers, presigned
+ * parameters the SDK never writes), a small independent signer in this
+ * file that signs a canonical request written out by hand. That signer is
+ * itself checked against the suite's get-vanilla vector first.
+ *
+ * To regenerate the SDK vectors after changing the generator (deterministic,
+ * so an unchanged generator reproduces the header byte for byte):
+ *   node tests/unit/gen_sigv4_vectors.mjs > tests/unit/sigv4_vectors.h
+ *
+ * Temporary credentials: the vectors sign with the root credentials (given
+ * to sts through CLOUDLET_ROOT_*, as every test here does) except the ASIA
+ * cases, whose session tokens sts never issued: they check that the token
+ * reaches sts_session_open and that its refusal is STS_EUNKNOWNKEY. Tokens
+ * that sts did issue (sts_session_mint, from sts/internal.h) are signed by
+ * the independent signer, in both forms, to see them accepted, expire and
+ * be refused when tampered with or borrowed.
  *
  * The suite's access key id AKIDEXAMPLE is shorter than the 16 characters
  * sts accepts; the key id takes no part in the signature (only the scope
@@ -24,6 +40,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +53,9 @@
 
 #include "common/http.h"
 #include "common/util.h"
+#include "sts/internal.h" /* sts_session_mint: tokens to verify */
 #include "sts/sts.h"
+#include "tests/unit/sigv4_vectors.h"
 #include "tests/unit/testutil.h"
 
 #define ENV_KEY_ID "CLOUDLET_ROOT_ACCESS_KEY_ID"
@@ -190,12 +209,13 @@ typedef struct fixture {
     char dir[64];
     char path[96]; /* dir/root-credentials */
     sts_t *sts;
+    seal_key_t key; /* setup_session: seals session tokens */
 } fixture_t;
 
 /* The options every test opens sts with: the fixture's directory, the defaults. */
 static sts_options_t options(const fixture_t *f)
 {
-    sts_options_t o = {f->dir, "us-east-1", "000000000000"};
+    sts_options_t o = {.data_dir = f->dir, .region = "us-east-1", .account_id = "000000000000"};
     return o;
 }
 
@@ -549,7 +569,7 @@ static void test_open_options(void **state)
     fixture_t *f = *state;
     char err[256];
     sts_t *s = NULL;
-    sts_options_t o = {NULL, "us-east-1", "000000000000"};
+    sts_options_t o = {.data_dir = NULL, .region = "us-east-1", .account_id = "000000000000"};
     assert_int_equal(sts_open(&s, &o, err, sizeof err), -1);
     assert_non_null(strstr(err, "data directory"));
     o.data_dir = "/nonexistent/cloudlet-sts";
@@ -1392,6 +1412,805 @@ static void test_error_response(void **state)
                  "The request signature we calculated");
 }
 
+/* ---- requests signed by the AWS SDK (sigv4_vectors.h) ---- */
+
+/* An sts opened with the root credentials the SDK vectors were signed with. */
+static int setup_vectors(void **state)
+{
+    if (setup_dir(state) != 0)
+        return -1;
+    fixture_t *f = *state;
+    char err[256];
+    setenv(ENV_KEY_ID, SIGV4_VECTOR_KEY_ID, 1);
+    setenv(ENV_SECRET, SIGV4_VECTOR_SECRET, 1);
+    sts_options_t o = options(f);
+    if (sts_open(&f->sts, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "sts_open: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The vector called `name`. */
+static const sigv4_vector_t *find_vector(const char *name)
+{
+    for (size_t i = 0; i < sizeof sigv4_vectors / sizeof sigv4_vectors[0]; i++) {
+        if (strcmp(sigv4_vectors[i].name, name) == 0)
+            return &sigv4_vectors[i];
+    }
+    fail_msg("no vector %s", name);
+    return NULL;
+}
+
+/* The request of vector v (strings borrowed from v), with path and query
+ * replaced when not NULL. */
+static void fake_vector(fake_t *f, const sigv4_vector_t *v, const char *path, const char *query)
+{
+    fake_init(f, v->method, path != NULL ? path : v->path, query != NULL ? query : v->query, NULL);
+    f->req.body = (const unsigned char *)v->body;
+    f->req.body_len = v->body_len;
+    for (int i = 0; v->headers[i] != NULL; i += 2)
+        fake_add(f, v->headers[i], v->headers[i + 1]);
+}
+
+/* Expect sts_verify of f for `service` at `now` to return `code`, with a
+ * message containing `want` (if not NULL) and never the secrets. */
+static void expect_code(sts_t *s, fake_t *f, const char *service, int64_t now, int code,
+                        const char *want)
+{
+    char msg[512] = "";
+    int rc = verify(s, f, service, now, msg, sizeof msg);
+    if (rc != code)
+        fail_msg("%s %s?%s: expected %d, got %d: %s", f->req.method_name, f->req.path, f->req.query,
+                 code, rc, msg);
+    if (want != NULL && strstr(msg, want) == NULL)
+        fail_msg("message \"%s\" does not contain \"%s\"", msg, want);
+    assert_null(strstr(msg, SIGV4_VECTOR_SECRET));
+    assert_null(strstr(msg, SUITE_SECRET));
+}
+
+/* Vector `name` with its query edited: `from` replaced by `to` (which must
+ * occur), verified at `now`. */
+static void expect_query_edit(sts_t *s, const char *name, const char *from, const char *to,
+                              int64_t now, int code, const char *want)
+{
+    const sigv4_vector_t *v = find_vector(name);
+    char query[2048];
+    const char *at = strstr(v->query, from);
+    if (at == NULL)
+        fail_msg("%s: the query has no \"%s\"", name, from);
+    snprintf(query, sizeof query, "%.*s%s%s", (int)(at - v->query), v->query, to,
+             at + strlen(from));
+    fake_t fk;
+    fake_vector(&fk, v, NULL, query);
+    expect_code(s, &fk, v->service, now, code, want);
+}
+
+static void test_sdk_vectors(void **state)
+{
+    fixture_t *f = *state;
+    size_t n = sizeof sigv4_vectors / sizeof sigv4_vectors[0];
+
+    for (size_t i = 0; i < n; i++) {
+        const sigv4_vector_t *v = &sigv4_vectors[i];
+        fake_t fk;
+        http_caller_t caller;
+        char msg[512] = "";
+
+        fake_vector(&fk, v, NULL, NULL);
+        memset(&caller, 0x5a, sizeof caller);
+        int rc =
+            sts_verify(f->sts, &fk.req, v->service, SIGV4_VECTOR_TIME, &caller, msg, sizeof msg);
+        if (rc != v->expect)
+            fail_msg("%s: expected %d, got %d: %s", v->name, v->expect, rc, msg);
+        if (rc != 0)
+            continue;
+        assert_int_equal(caller.root, 1);
+        assert_string_equal(caller.access_key_id, SIGV4_VECTOR_KEY_ID);
+        assert_string_equal(caller.arn, "arn:aws:iam::000000000000:root");
+        assert_string_equal(caller.user_id, "000000000000");
+        assert_string_equal(caller.account, "000000000000");
+        assert_string_equal(caller.role, "");
+        assert_string_equal(caller.identity_id, "");
+        assert_string_equal(caller.subject, "");
+        assert_string_equal(caller.session_policy, "");
+        assert_int_equal(caller.expires, 0);
+
+        /* Headers no signer signs may be added freely. */
+        fake_add(&fk, "User-Agent", "aws-sdk-js/3.1164.0");
+        fake_add(&fk, "Connection", "keep-alive");
+        expect_code(f->sts, &fk, v->service, SIGV4_VECTOR_TIME, 0, NULL);
+
+        /* Any change to the path is a different request. */
+        char path[512];
+        snprintf(path, sizeof path, "%sx", v->path);
+        fake_vector(&fk, v, path, NULL);
+        expect_code(f->sts, &fk, v->service, SIGV4_VECTOR_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+
+        /* The same request for another service is refused by its scope. */
+        fake_vector(&fk, v, NULL, NULL);
+        expect_code(f->sts, &fk, strcmp(v->service, "s3") == 0 ? "lambda" : "s3", SIGV4_VECTOR_TIME,
+                    STS_ESCOPE, "correct service");
+    }
+}
+
+/* A header signed once as "a,b,c" and sent as repeated lines verifies; sent
+ * as the one joined line it verifies too (the canonical value is the same),
+ * and in another order it does not. */
+static void test_sdk_repeated_headers(void **state)
+{
+    fixture_t *f = *state;
+    static const struct {
+        const char *vector;
+        const char *name;
+        const char *joined;
+        const char *reordered[3];
+    } cases[] = {
+        {"lambda-repeated-header", "x-custom", "first,second,third", {"second", "first", "third"}},
+        {"s3-put-object-space-unicode", "x-amz-meta-tags", "red,green", {"green", "red", NULL}},
+    };
+
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const sigv4_vector_t *v = find_vector(cases[c].vector);
+        fake_t fk, joined, reordered;
+        int lines = 0;
+
+        fake_vector(&fk, v, NULL, NULL);
+        expect_code(f->sts, &fk, v->service, SIGV4_VECTOR_TIME, 0, NULL);
+        fake_init(&joined, v->method, v->path, v->query, NULL);
+        joined.req.body = (const unsigned char *)v->body;
+        joined.req.body_len = v->body_len;
+        fake_init(&reordered, v->method, v->path, v->query, NULL);
+        reordered.req.body = (const unsigned char *)v->body;
+        reordered.req.body_len = v->body_len;
+        for (int i = 0; v->headers[i] != NULL; i += 2) {
+            if (strcmp(v->headers[i], cases[c].name) != 0) {
+                fake_add(&joined, v->headers[i], v->headers[i + 1]);
+                fake_add(&reordered, v->headers[i], v->headers[i + 1]);
+                continue;
+            }
+            if (lines == 0) {
+                fake_add(&joined, cases[c].name, cases[c].joined);
+                for (int k = 0; k < 3 && cases[c].reordered[k] != NULL; k++)
+                    fake_add(&reordered, cases[c].name, cases[c].reordered[k]);
+            }
+            lines++;
+        }
+        assert_true(lines >= 2);
+        expect_code(f->sts, &joined, v->service, SIGV4_VECTOR_TIME, 0, NULL);
+        expect_code(f->sts, &reordered, v->service, SIGV4_VECTOR_TIME, STS_ESIGNATURE,
+                    MISMATCH_TEXT);
+    }
+}
+
+/* ---- presigned URLs ---- */
+
+static void test_presigned_expiry(void **state)
+{
+    fixture_t *f = *state;
+    fake_t fk;
+    const sigv4_vector_t *get = find_vector("s3-presigned-get");     /* X-Amz-Expires=900 */
+    const sigv4_vector_t *put = find_vector("s3-presigned-put");     /* 604800 */
+    const sigv4_vector_t *lam = find_vector("lambda-presigned-get"); /* 300 */
+    const sigv4_vector_t *sts = find_vector("sts-presigned-get-caller-identity"); /* 60 */
+
+    fake_vector(&fk, get, NULL, NULL);
+    /* Valid through X-Amz-Date + X-Amz-Expires, however old the date. */
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME + 900, 0, NULL);
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME + 901, STS_EEXPIRED, "Request has expired");
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME + 86400, STS_EEXPIRED, "Request has expired");
+    /* Up to 15 minutes early for a client whose clock runs ahead, no more. */
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME - 900, 0, NULL);
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME - 901, STS_ESKEW, "not yet current");
+
+    fake_vector(&fk, put, NULL, NULL);
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME + 604800, 0, NULL);
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME + 604801, STS_EEXPIRED, NULL);
+    fake_vector(&fk, lam, NULL, NULL);
+    expect_code(f->sts, &fk, "lambda", SIGV4_VECTOR_TIME + 300, 0, NULL);
+    expect_code(f->sts, &fk, "lambda", SIGV4_VECTOR_TIME + 301, STS_EEXPIRED, NULL);
+    fake_vector(&fk, sts, NULL, NULL);
+    expect_code(f->sts, &fk, "sts", SIGV4_VECTOR_TIME + 61, STS_EEXPIRED, NULL);
+}
+
+static void test_presigned_params(void **state)
+{
+    fixture_t *f = *state;
+    const char *get = "s3-presigned-get";
+    int64_t t = SIGV4_VECTOR_TIME;
+
+    /* X-Amz-Expires: at most 7 days, a positive whole number. */
+    expect_query_edit(f->sts, get, "X-Amz-Expires=900", "X-Amz-Expires=604801", t, STS_EQUERYPARAMS,
+                      "604800");
+    expect_query_edit(f->sts, get, "X-Amz-Expires=900", "X-Amz-Expires=0", t, STS_EQUERYPARAMS,
+                      "X-Amz-Expires");
+    expect_query_edit(f->sts, get, "X-Amz-Expires=900", "X-Amz-Expires=-5", t, STS_EQUERYPARAMS,
+                      "should be a number");
+    expect_query_edit(f->sts, get, "X-Amz-Expires=900", "X-Amz-Expires=9e2", t, STS_EQUERYPARAMS,
+                      "should be a number");
+    expect_query_edit(f->sts, get, "X-Amz-Expires=900", "X-Amz-Expires=", t, STS_EQUERYPARAMS,
+                      "should be a number");
+    expect_query_edit(f->sts, get, "X-Amz-Expires=900", "X-Amz-Expires=99999999999999999999", t,
+                      STS_EQUERYPARAMS, "should be a number");
+    /* Within the limit but not what was signed. */
+    expect_query_edit(f->sts, get, "X-Amz-Expires=900", "X-Amz-Expires=901", t, STS_ESIGNATURE,
+                      MISMATCH_TEXT);
+
+    /* Each required parameter missing. */
+    static const char *const required[] = {
+        "X-Amz-Algorithm=", "X-Amz-Credential=",    "X-Amz-Date=",
+        "X-Amz-Expires=",   "X-Amz-SignedHeaders=", "X-Amz-Signature="};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        /* Rename it, which keeps the rest of the query intact. */
+        char renamed[64];
+        snprintf(renamed, sizeof renamed, "Not-%s", required[i]);
+        expect_query_edit(f->sts, get, required[i], renamed, t, STS_EQUERYPARAMS,
+                          "Query-string authentication version 4 requires");
+    }
+    /* Malformed values and repeats. */
+    expect_query_edit(f->sts, get, "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                      "X-Amz-Algorithm=AWS4-HMAC-SHA1", t, STS_EQUERYPARAMS, "AWS4-HMAC-SHA256");
+    expect_query_edit(f->sts, get, "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                      "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Algorithm=AWS4-HMAC-SHA256", t,
+                      STS_EQUERYPARAMS, "appears 2 times");
+    expect_query_edit(f->sts, get, "X-Amz-Date=20250314T150926Z", "X-Amz-Date=20250314T150926", t,
+                      STS_EQUERYPARAMS, "X-Amz-Date");
+    expect_query_edit(f->sts, get, "%2Fs3%2Faws4_request", "%2Fs3", t, STS_EQUERYPARAMS,
+                      "Credential");
+    expect_query_edit(f->sts, get, "X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=range", t,
+                      STS_EQUERYPARAMS, "host");
+    expect_query_edit(f->sts, get, "X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=x%3Bhost", t,
+                      STS_EQUERYPARAMS, "sorted");
+    expect_query_edit(f->sts, get, "X-Amz-Signature=", "X-Amz-Signature=00", t, STS_EQUERYPARAMS,
+                      "Signature");
+    expect_query_edit(f->sts, get, "X-Amz-Signature=", "X-Amz-Signature=%zz", t, STS_EQUERYPARAMS,
+                      NULL);
+    /* The scope is judged as in the header form. */
+    expect_query_edit(f->sts, get, "us-east-1", "us-west-2", t, STS_ESCOPE, "us-west-2");
+    expect_query_edit(f->sts, get, "AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLF", t,
+                      STS_EUNKNOWNKEY, NULL);
+
+    /* Tampering with anything signed. */
+    expect_query_edit(f->sts, get, "x-id=GetObject", "x-id=PutObject", t, STS_ESIGNATURE,
+                      MISMATCH_TEXT);
+    expect_query_edit(f->sts, get, "attachment", "inline", t, STS_ESIGNATURE, MISMATCH_TEXT);
+    expect_query_edit(f->sts, get, "x-id=GetObject", "x-id=GetObject&versionId=1", t,
+                      STS_ESIGNATURE, MISMATCH_TEXT);
+    char sig_from[24], sig_to[24];
+    const char *sig = strstr(find_vector(get)->query, "X-Amz-Signature=");
+    assert_non_null(sig);
+    snprintf(sig_from, sizeof sig_from, "%.17s", sig);
+    snprintf(sig_to, sizeof sig_to, "%.16s%c", sig, sig[16] == '0' ? '1' : '0');
+    expect_query_edit(f->sts, get, sig_from, sig_to, t, STS_ESIGNATURE, MISMATCH_TEXT);
+    /* The query's order is free: only the signature is left out. */
+    const sigv4_vector_t *v = find_vector(get);
+    char query[2048];
+    const char *amp = strchr(v->query, '&');
+    assert_non_null(amp);
+    snprintf(query, sizeof query, "%s&%.*s", amp + 1, (int)(amp - v->query), v->query);
+    fake_t fk;
+    fake_vector(&fk, v, NULL, query);
+    expect_code(f->sts, &fk, "s3", t, 0, NULL);
+
+    /* An Authorization header as well: one mechanism only. */
+    fake_vector(&fk, v, NULL, NULL);
+    fake_add(&fk, "Authorization",
+             "AWS4-HMAC-SHA256 Credential=" SIGV4_VECTOR_KEY_ID
+             "/20250314/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, "
+             "Signature=" VANILLA_SIG);
+    expect_code(f->sts, &fk, "s3", t, STS_EMALFORMED, "Only one auth mechanism allowed");
+
+    /* No parameters and no header at all. */
+    fake_init(&fk, "GET", "/bucket/key", "x-id=GetObject", NULL);
+    fake_add(&fk, "host", "127.0.0.1:4566");
+    expect_code(f->sts, &fk, "s3", t, STS_EMISSING, "Missing Authentication Token");
+    /* A stray X-Amz-Signature alone is a presigned URL with parts missing. */
+    fake_init(&fk, "GET", "/bucket/key", "X-Amz-Signature=" VANILLA_SIG, NULL);
+    fake_add(&fk, "host", "127.0.0.1:4566");
+    expect_code(f->sts, &fk, "s3", t, STS_EQUERYPARAMS, "requires");
+}
+
+/* Session tokens in presigned URLs: an ASIA key's token is handed to
+ * sts_session_open (which knows none of these); a root key with a token is
+ * refused as in the header form. */
+static void test_presigned_token(void **state)
+{
+    fixture_t *f = *state;
+    int64_t t = SIGV4_VECTOR_TIME;
+
+    for (int i = 0; i < 2; i++) {
+        const char *name =
+            i == 0 ? "s3-presigned-temporary-credentials" : "sts-presigned-temporary-credentials";
+        const sigv4_vector_t *v = find_vector(name);
+        fake_t fk;
+        fake_vector(&fk, v, NULL, NULL);
+        assert_non_null(strstr(v->query, "X-Amz-Security-Token="));
+        expect_code(f->sts, &fk, v->service, t, STS_EUNKNOWNKEY, "security token");
+        /* Without its token an ASIA key is unknown too. */
+        expect_query_edit(f->sts, name, "X-Amz-Security-Token=", "Other=", t, STS_EUNKNOWNKEY,
+                          "security token");
+        /* A repeated token is malformed. */
+        expect_query_edit(f->sts, name, "X-Amz-Security-Token=",
+                          "X-Amz-Security-Token=a&X-Amz-Security-Token=", t, STS_EQUERYPARAMS,
+                          NULL);
+    }
+    expect_query_edit(f->sts, "s3-presigned-get", "x-id=GetObject",
+                      "x-id=GetObject&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE", t, STS_EUNKNOWNKEY,
+                      "security token");
+}
+
+/* Sign a presigned GET of the suite's host for `service` with the suite's
+ * credentials: the query is the authentication parameters with `extra`
+ * (UriEncoded, ending in '&', sorting between X-Amz-Algorithm and
+ * X-Amz-Credential, as X-Amz-Content-Sha256 does) and the payload line
+ * `payload`. Writes the wire query with the signature into out. */
+static void oracle_presign(const char *service, const char *extra, const char *payload, char *out,
+                           size_t outsz)
+{
+    char canonical[2048], sig[65], query[1536];
+    snprintf(query, sizeof query,
+             "X-Amz-Algorithm=AWS4-HMAC-SHA256&%sX-Amz-Credential=" SUITE_KEY_ID
+             "%%2F20150830%%2Fus-east-1%%2F%s%%2Faws4_request&X-Amz-Date=" SUITE_DATE
+             "&X-Amz-Expires=60&X-Amz-SignedHeaders=host",
+             extra, service);
+    snprintf(canonical, sizeof canonical, "GET\n/\n%s\nhost:" SUITE_HOST "\n\nhost\n%s", query,
+             payload);
+    oracle_sign(SUITE_SECRET, SUITE_DATE, "us-east-1", service, canonical, sig);
+    snprintf(out, outsz, "%s&X-Amz-Signature=%s", query, sig);
+}
+
+/* The payload line of presigned URLs: UNSIGNED-PAYLOAD when the URL says so
+ * (any service), else the body's hash (S3: UNSIGNED-PAYLOAD). */
+static void test_presigned_payload(void **state)
+{
+    fixture_t *f = *state;
+    char query[2048];
+    fake_t fk;
+
+    /* A Lambda URL that declares UNSIGNED-PAYLOAD takes any body. */
+    oracle_presign("lambda", "", "UNSIGNED-PAYLOAD", query, sizeof query);
+    fake_init(&fk, "GET", "/", query, "anything");
+    fake_add(&fk, "Host", SUITE_HOST);
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+    oracle_presign("lambda", "X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&", "UNSIGNED-PAYLOAD", query,
+                   sizeof query);
+    fake_init(&fk, "GET", "/", query, "anything");
+    fake_add(&fk, "Host", SUITE_HOST);
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, 0, NULL);
+    /* Without it, the body's hash, as every SDK signs (aws-c-auth's suite too). */
+    oracle_presign("lambda", "", EMPTY_SHA256, query, sizeof query);
+    fake_init(&fk, "GET", "/", query, NULL);
+    fake_add(&fk, "Host", SUITE_HOST);
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, 0, NULL);
+    fake_init(&fk, "GET", "/", query, "x");
+    fake_add(&fk, "Host", SUITE_HOST);
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+    /* A declared hash is checked against the body. */
+    oracle_presign("lambda", "X-Amz-Content-Sha256=" EMPTY_SHA256 "&", EMPTY_SHA256, query,
+                   sizeof query);
+    fake_init(&fk, "GET", "/", query, "x");
+    fake_add(&fk, "Host", SUITE_HOST);
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, STS_ESIGNATURE, "SHA-256");
+    /* S3 without the parameter: UNSIGNED-PAYLOAD. */
+    oracle_presign("s3", "", "UNSIGNED-PAYLOAD", query, sizeof query);
+    fake_init(&fk, "GET", "/", query, "whatever");
+    fake_add(&fk, "Host", SUITE_HOST);
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+}
+
+/* ---- S3 rules ---- */
+
+/* Sign a PUT /bucket/key for `service` with x-amz-content-sha256 `declared`
+ * (NULL: no such header; the payload line is then the body's hash) over
+ * `path` (wire) whose canonical form is `canonical_path`. */
+static void oracle_put(fake_t *fk, const char *service, const char *path,
+                       const char *canonical_path, const char *body, const char *declared)
+{
+    char canonical[1024], sig[65], scope[96], hash[65];
+    sha256_hex(body, strlen(body), hash);
+    fake_init(fk, "PUT", path, "", body);
+    fake_add(fk, "Host", SUITE_HOST);
+    if (declared != NULL)
+        fake_add(fk, "x-amz-content-sha256", declared);
+    fake_add(fk, "X-Amz-Date", SUITE_DATE);
+    if (declared != NULL)
+        snprintf(canonical, sizeof canonical,
+                 "PUT\n%s\n\nhost:" SUITE_HOST "\nx-amz-content-sha256:%s\nx-amz-date:" SUITE_DATE
+                 "\n\nhost;x-amz-content-sha256;x-amz-date\n%s",
+                 canonical_path, declared, declared);
+    else
+        snprintf(canonical, sizeof canonical,
+                 "PUT\n%s\n\nhost:" SUITE_HOST "\nx-amz-date:" SUITE_DATE "\n\nhost;x-amz-date\n%s",
+                 canonical_path, hash);
+    oracle_sign(SUITE_SECRET, SUITE_DATE, "us-east-1", service, canonical, sig);
+    snprintf(scope, sizeof scope, "20150830/us-east-1/%s/aws4_request", service);
+    fake_authz(fk, SUITE_KEY_ID, scope,
+               declared != NULL ? "host;x-amz-content-sha256;x-amz-date" : "host;x-amz-date", sig);
+}
+
+static void test_s3_payload(void **state)
+{
+    fixture_t *f = *state;
+    fake_t fk;
+
+    /* UNSIGNED-PAYLOAD: S3 yes, Lambda no. */
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "body", "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+    oracle_put(&fk, "lambda", "/bucket/key", "/bucket/key", "body", "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, STS_ESIGNATURE, "UNSIGNED-PAYLOAD");
+    /* STREAMING-UNSIGNED-PAYLOAD-TRAILER: verbatim, body unchecked (it is
+     * aws-chunked on the wire); refused elsewhere. */
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "5\r\nhello\r\n0\r\n\r\n",
+               "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+    oracle_put(&fk, "lambda", "/bucket/key", "/bucket/key", "x",
+               "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, STS_ESIGNATURE, "x-amz-content-sha256");
+    /* Chunk signatures are not verified, so such uploads are refused. */
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "x", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_EMALFORMED, "not supported");
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "x",
+               "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_EMALFORMED, "not supported");
+    /* Anything else is not a payload hash. */
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "x", "sha256");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_EMALFORMED, "must be UNSIGNED-PAYLOAD");
+    /* A hex hash must be the body's. */
+    char hash[65];
+    sha256_hex("body", 4, hash);
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "body", hash);
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "bodx", hash);
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_ESIGNATURE,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    /* S3 requires the header in the header form; other services do not. */
+    oracle_put(&fk, "s3", "/bucket/key", "/bucket/key", "body", NULL);
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_EMALFORMED,
+                "Missing required header for this request: x-amz-content-sha256");
+    oracle_put(&fk, "lambda", "/bucket/key", "/bucket/key", "body", NULL);
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, 0, NULL);
+}
+
+static void test_s3_paths(void **state)
+{
+    fixture_t *f = *state;
+    fake_t fk;
+
+    /* Dot segments and double slashes are part of S3 keys. */
+    oracle_put(&fk, "s3", "/bucket/a/../b/./c//d", "/bucket/a/../b/./c//d", "x",
+               "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+    oracle_put(&fk, "s3", "/bucket/a/../b/./c//d", "/bucket/b/c/d", "x", "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+    /* Each key byte is encoded once, whatever escapes the client chose. */
+    oracle_put(&fk, "s3", "/bucket/a%20b/%e1%88%b4~x%7E%41", "/bucket/a%20b/%E1%88%B4~x~A", "x",
+               "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+    oracle_put(&fk, "s3", "/bucket/!'()*$@", "/bucket/%21%27%28%29%2A%24%40", "x",
+               "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+    /* An escaped '/' is part of a key, not a separator. */
+    oracle_put(&fk, "s3", "/bucket/a%2Fb", "/bucket/a%2Fb", "x", "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, 0, NULL);
+    oracle_put(&fk, "s3", "/bucket/a%2Fb", "/bucket/a/b", "x", "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+    /* The same wire path for a non-S3 service is normalised and encoded twice. */
+    oracle_put(&fk, "lambda", "/a/../b/%41", "/b/%2541", "", NULL);
+    expect_code(f->sts, &fk, "lambda", SUITE_TIME, 0, NULL);
+    /* A malformed escape names no key. */
+    oracle_put(&fk, "s3", "/bucket/a%zz", "/bucket/a%zz", "x", "UNSIGNED-PAYLOAD");
+    expect_code(f->sts, &fk, "s3", SUITE_TIME, STS_EMALFORMED, "percent-escape");
+}
+
+/* The S3 rules on requests the SDK signed. */
+static void test_s3_sdk_vectors(void **state)
+{
+    fixture_t *f = *state;
+    fake_t fk;
+
+    /* The same key spelled with other escapes is the same key. */
+    const sigv4_vector_t *v = find_vector("s3-special-characters");
+    fake_vector(&fk, v, "/bucket/!'()*@$&+,;=:%7E-_.", NULL);
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, 0, NULL);
+    /* Dot segments are not normalised away. */
+    v = find_vector("s3-dot-segments-kept");
+    fake_vector(&fk, v, "/bucket/b/c/d", NULL);
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+    /* The aws-chunked upload with another body: the body is not hashed. */
+    v = find_vector("s3-aws-chunked-trailer");
+    fake_vector(&fk, v, NULL, NULL);
+    fk.req.body = (const unsigned char *)"3\r\nabc\r\n0\r\n\r\n";
+    fk.req.body_len = strlen("3\r\nabc\r\n0\r\n\r\n");
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, 0, NULL);
+    /* UNSIGNED-PAYLOAD likewise. */
+    v = find_vector("s3-unsigned-payload");
+    fake_vector(&fk, v, NULL, NULL);
+    fk.req.body = (const unsigned char *)"other";
+    fk.req.body_len = 5;
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, 0, NULL);
+    /* A hashed body must match its hash. */
+    v = find_vector("s3-put-object-space-unicode");
+    fake_vector(&fk, v, NULL, NULL);
+    fk.req.body = (const unsigned char *)"hello worle";
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, STS_ESIGNATURE,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    /* The presigned PUT: UNSIGNED-PAYLOAD from the query, any body. */
+    v = find_vector("s3-presigned-put");
+    fake_vector(&fk, v, NULL, NULL);
+    fk.req.body = (const unsigned char *)"another upload";
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, 0, NULL);
+    /* Lambda's hashed body, changed. */
+    v = find_vector("lambda-invoke-arn-path");
+    fake_vector(&fk, v, NULL, NULL);
+    fk.req.body = (const unsigned char *)"{\"key\":\"valuf\"}";
+    expect_code(f->sts, &fk, "lambda", SIGV4_VECTOR_TIME, STS_ESIGNATURE, "SHA-256");
+    v = find_vector("lambda-no-checksum-header");
+    fake_vector(&fk, v, NULL, NULL);
+    fk.req.body_len--;
+    expect_code(f->sts, &fk, "lambda", SIGV4_VECTOR_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+}
+
+/* ---- temporary credentials in the header form ---- */
+
+static void test_temporary_header(void **state)
+{
+    fixture_t *f = *state;
+    const sigv4_vector_t *v = find_vector("lambda-temporary-credentials");
+    fake_t fk;
+    http_caller_t caller;
+    char msg[256];
+
+    /* The token reaches sts_session_open, which does not know it. */
+    fake_vector(&fk, v, NULL, NULL);
+    memset(&caller, 0x5a, sizeof caller);
+    assert_int_equal(
+        sts_verify(f->sts, &fk.req, "lambda", SIGV4_VECTOR_TIME, &caller, msg, sizeof msg),
+        STS_EUNKNOWNKEY);
+    assert_string_equal(msg, "The security token included in the request is invalid.");
+    /* A refusal after the token was looked at leaves no caller behind. */
+    assert_int_equal(caller.root, 0);
+    assert_int_equal(caller.access_key_id[0], '\0');
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, STS_ESCOPE, NULL);
+
+    /* Without the token header: unknown. */
+    fake_init(&fk, v->method, v->path, v->query, NULL);
+    fk.req.body = (const unsigned char *)v->body;
+    fk.req.body_len = v->body_len;
+    const char *authz = NULL;
+    for (int i = 0; v->headers[i] != NULL; i += 2) {
+        if (strcmp(v->headers[i], "authorization") == 0)
+            authz = v->headers[i + 1];
+        if (strcmp(v->headers[i], "x-amz-security-token") != 0)
+            fake_add(&fk, v->headers[i], v->headers[i + 1]);
+    }
+    assert_non_null(authz);
+    expect_code(f->sts, &fk, "lambda", SIGV4_VECTOR_TIME, STS_EUNKNOWNKEY, "security token");
+
+    /* With the token header but not signed: AWS signs it, so must the client. */
+    char unsigned_authz[1024];
+    const char *at = strstr(authz, ";x-amz-security-token");
+    assert_non_null(at);
+    snprintf(unsigned_authz, sizeof unsigned_authz, "%.*s%s", (int)(at - authz), authz,
+             at + strlen(";x-amz-security-token"));
+    fake_init(&fk, v->method, v->path, v->query, NULL);
+    for (int i = 0; v->headers[i] != NULL; i += 2) {
+        if (strcmp(v->headers[i], "authorization") == 0)
+            fake_add(&fk, "authorization", unsigned_authz);
+        else
+            fake_add(&fk, v->headers[i], v->headers[i + 1]);
+    }
+    expect_code(f->sts, &fk, "lambda", SIGV4_VECTOR_TIME, STS_EMALFORMED,
+                "'X-Amz-Security-Token' must be a 'SignedHeader'");
+
+    /* S3 likewise. */
+    const sigv4_vector_t *s3v = find_vector("s3-temporary-credentials");
+    fake_vector(&fk, s3v, NULL, NULL);
+    expect_code(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, STS_EUNKNOWNKEY, NULL);
+}
+
+/* ---- temporary credentials minted by sts (sealed session tokens) ---- */
+
+/* An sts with the suite's root credentials and a session key, so that it
+ * mints and opens session tokens. */
+static int setup_session(void **state)
+{
+    if (setup_dir(state) != 0)
+        return -1;
+    fixture_t *f = *state;
+    char err[256];
+    setenv(ENV_KEY_ID, SUITE_KEY_ID, 1);
+    setenv(ENV_SECRET, SUITE_SECRET, 1);
+    util_random(f->key.k, sizeof f->key.k);
+    sts_options_t o = {
+        .data_dir = f->dir, .region = "us-east-1", .account_id = "000000000000", .key = &f->key};
+    if (sts_open(&f->sts, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "sts_open: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* A temporary credential: GetSessionToken's kind (acting as root). */
+typedef struct temp_cred {
+    char akid[32];
+    char secret[64];
+    char token[4096];
+    int64_t expires;
+} temp_cred_t;
+
+static void mint_temp(sts_t *s, int64_t now, int64_t duration, temp_cred_t *c)
+{
+    sts_session_t sess = {.root = 1, .session_name = "test", .duration = duration};
+    json_t *j = sts_session_mint(s, &sess, now);
+    assert_non_null(j);
+    snprintf(c->akid, sizeof c->akid, "%s", json_string_value(json_object_get(j, "AccessKeyId")));
+    snprintf(c->secret, sizeof c->secret, "%s",
+             json_string_value(json_object_get(j, "SecretAccessKey")));
+    snprintf(c->token, sizeof c->token, "%s",
+             json_string_value(json_object_get(j, "SessionToken")));
+    c->expires = json_integer_value(json_object_get(j, "Expiration"));
+    json_decref(j);
+    assert_true(strncmp(c->akid, "ASIA", 4) == 0);
+}
+
+/* UriEncode s into out (room for 3 strlen(s) + 1). */
+static void uri_encode_str(const char *s, char *out)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+            *out++ = (char)c;
+        else
+            out += sprintf(out, "%%%02X", c);
+    }
+    *out = '\0';
+}
+
+/* A GET / in header form with X-Amz-Security-Token `token` (signed),
+ * signed with `secret` for access key id `akid`. */
+static void temp_request(fake_t *fk, const char *akid, const char *secret, const char *token)
+{
+    char canonical[8192], sig[65];
+    snprintf(canonical, sizeof canonical,
+             "GET\n/\n\nhost:" SUITE_HOST "\nx-amz-date:" SUITE_DATE
+             "\nx-amz-security-token:%s\n\nhost;x-amz-date;x-amz-security-token\n" EMPTY_SHA256,
+             token);
+    oracle_sign(secret, SUITE_DATE, "us-east-1", "service", canonical, sig);
+    fake_init(fk, "GET", "/", "", NULL);
+    fake_add(fk, "Host", SUITE_HOST);
+    fake_add(fk, "X-Amz-Date", SUITE_DATE);
+    fake_add(fk, "X-Amz-Security-Token", token);
+    fake_authz(fk, akid, SUITE_SCOPE, "host;x-amz-date;x-amz-security-token", sig);
+}
+
+static void test_temporary_signed(void **state)
+{
+    fixture_t *f = *state;
+    temp_cred_t c, d;
+    fake_t fk;
+    http_caller_t caller;
+    char msg[512];
+
+    mint_temp(f->sts, SUITE_TIME - 100, 900, &c);
+    mint_temp(f->sts, SUITE_TIME - 100, 900, &d);
+    assert_int_equal(c.expires, SUITE_TIME + 800);
+
+    /* Header form: the caller is what the token says. */
+    temp_request(&fk, c.akid, c.secret, c.token);
+    for (int pass = 0; pass < 2; pass++) { /* the second with the key cached */
+        memset(&caller, 0x5a, sizeof caller);
+        assert_int_equal(
+            sts_verify(f->sts, &fk.req, "service", SUITE_TIME, &caller, msg, sizeof msg), 0);
+        assert_string_equal(caller.access_key_id, c.akid);
+        assert_int_equal(caller.root, 1);
+        assert_string_equal(caller.arn, "arn:aws:iam::000000000000:root");
+        assert_int_equal(caller.expires, SUITE_TIME + 800);
+    }
+    /* Expired: the token's expiry, not the skew window. */
+    memset(&caller, 0x5a, sizeof caller);
+    assert_int_equal(
+        sts_verify(f->sts, &fk.req, "service", SUITE_TIME + 800, &caller, msg, sizeof msg),
+        STS_EEXPIRED);
+    assert_string_equal(msg, "The security token included in the request is expired");
+    assert_int_equal(caller.access_key_id[0], '\0'); /* nothing half-filled */
+    assert_int_equal(caller.root, 0);
+
+    /* The token of another credential, a tampered token, another secret. */
+    temp_request(&fk, c.akid, c.secret, d.token);
+    expect_code(f->sts, &fk, "service", SUITE_TIME, STS_EUNKNOWNKEY, "security token");
+    char tampered[sizeof c.token];
+    snprintf(tampered, sizeof tampered, "%s", c.token);
+    tampered[strlen(tampered) / 2] = tampered[strlen(tampered) / 2] == 'A' ? 'B' : 'A';
+    temp_request(&fk, c.akid, c.secret, tampered);
+    expect_code(f->sts, &fk, "service", SUITE_TIME, STS_EUNKNOWNKEY, "security token");
+    temp_request(&fk, c.akid, d.secret, c.token);
+    expect_code(f->sts, &fk, "service", SUITE_TIME, STS_ESIGNATURE, MISMATCH_TEXT);
+
+    /* Presigned, the token in the query (UriEncoded: base64 has + / =). */
+    char token_enc[3 * sizeof c.token], query[16384], canonical[16384 + 256], sig[65];
+    uri_encode_str(c.token, token_enc);
+    snprintf(query, sizeof query,
+             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s%%2F20150830%%2Fus-east-1%%2F"
+             "service%%2Faws4_request&X-Amz-Date=" SUITE_DATE
+             "&X-Amz-Expires=3600&X-Amz-Security-Token=%s&X-Amz-SignedHeaders=host",
+             c.akid, token_enc);
+    snprintf(canonical, sizeof canonical, "GET\n/\n%s\nhost:" SUITE_HOST "\n\nhost\n" EMPTY_SHA256,
+             query);
+    oracle_sign(c.secret, SUITE_DATE, "us-east-1", "service", canonical, sig);
+    snprintf(query + strlen(query), sizeof query - strlen(query), "&X-Amz-Signature=%s", sig);
+    fake_init(&fk, "GET", "/", query, NULL);
+    fake_add(&fk, "Host", SUITE_HOST);
+    memset(&caller, 0, sizeof caller);
+    assert_int_equal(sts_verify(f->sts, &fk.req, "service", SUITE_TIME, &caller, msg, sizeof msg),
+                     0);
+    assert_string_equal(caller.access_key_id, c.akid);
+    /* The URL lives an hour, the credential less: the credential wins. */
+    expect_code(f->sts, &fk, "service", SUITE_TIME + 801, STS_EEXPIRED, "security token");
+}
+
+/* ---- error shapes of the newer codes ---- */
+
+static void test_error_response_more(void **state)
+{
+    const char *expired = "The security token included in the request is expired";
+
+    /* Expired temporary credentials. */
+    expect_error(STS_EEXPIRED, expired, HTTP_PROTO_JSON, 403, "ExpiredTokenException", expired);
+    expect_error(STS_EEXPIRED, NULL, HTTP_PROTO_JSON, 403, "ExpiredTokenException", expired);
+    expect_error(STS_EEXPIRED, expired, HTTP_PROTO_QUERY, 403, "<Code>ExpiredToken<", expired);
+    expect_error(STS_EEXPIRED, expired, HTTP_PROTO_S3, 400, "<Code>ExpiredToken<", NULL);
+    /* An expired presigned URL: S3 says AccessDenied. */
+    expect_error(STS_EEXPIRED, "Request has expired", HTTP_PROTO_S3, 403, "<Code>AccessDenied<",
+                 "Request has expired");
+    /* Denied by policy. */
+    expect_error(STS_EDENIED, "User: arn:aws:sts::000000000000:assumed-role/r/s is not authorized",
+                 HTTP_PROTO_JSON, 400, "AccessDeniedException", "is not authorized");
+    expect_error(STS_EDENIED, NULL, HTTP_PROTO_JSON, 400, "AccessDeniedException", "access");
+    expect_error(STS_EDENIED, "x", HTTP_PROTO_QUERY, 403, "<Code>AccessDenied<", NULL);
+    expect_error(STS_EDENIED, "x", HTTP_PROTO_S3, 403, "<Code>AccessDenied<", "Access Denied");
+    /* Presigned parameters. */
+    expect_error(STS_EQUERYPARAMS, "X-Amz-Expires must be less than a week", HTTP_PROTO_S3, 400,
+                 "<Code>AuthorizationQueryParametersError<", "X-Amz-Expires");
+    expect_error(STS_EQUERYPARAMS, "x", HTTP_PROTO_JSON, 400, "IncompleteSignatureException", NULL);
+    expect_error(STS_EQUERYPARAMS, "x", HTTP_PROTO_QUERY, 400, "<Code>IncompleteSignature<", NULL);
+    /* S3's own codes for payload and mechanism errors. */
+    expect_error(STS_EMALFORMED, "Missing required header for this request: x-amz-content-sha256",
+                 HTTP_PROTO_S3, 400, "<Code>InvalidRequest<", "x-amz-content-sha256");
+    expect_error(STS_ESIGNATURE,
+                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                 HTTP_PROTO_S3, 400, "<Code>XAmzContentSHA256Mismatch<", NULL);
+    expect_error(STS_EMALFORMED,
+                 "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+                 "STREAMING-UNSIGNED-PAYLOAD-TRAILER, or a valid sha256 value.",
+                 HTTP_PROTO_S3, 400, "<Code>InvalidArgument<", NULL);
+    /* The same messages elsewhere keep the generic shapes. */
+    expect_error(STS_EMALFORMED, "Missing required header for this request: x-amz-content-sha256",
+                 HTTP_PROTO_JSON, 400, "IncompleteSignatureException", NULL);
+    expect_error(STS_EEXPIRED, "Request has expired", HTTP_PROTO_QUERY, 403, "<Code>ExpiredToken<",
+                 NULL);
+    /* Past the last code: still an error. */
+    expect_error(-10, "x", HTTP_PROTO_S3, 500, "<Code>InternalError<", NULL);
+    expect_error(1, "x", HTTP_PROTO_JSON, 500, "InternalFailure", NULL);
+
+    /* The verifier's messages map as they should, end to end. */
+    fixture_t *f = *state;
+    char msg[512];
+    fake_t fk;
+    fake_vector(&fk, find_vector("s3-presigned-get"), NULL, NULL);
+    assert_int_equal(verify(f->sts, &fk, "s3", SIGV4_VECTOR_TIME + 901, msg, sizeof msg),
+                     STS_EEXPIRED);
+    expect_error(STS_EEXPIRED, msg, HTTP_PROTO_S3, 403, "<Code>AccessDenied<", NULL);
+    /* (Refused before the signature is looked at.) */
+    fake_init(&fk, "PUT", "/bucket/key", "", "x");
+    fake_add(&fk, "Host", "h");
+    fake_add(&fk, "x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+    fake_add(&fk, "X-Amz-Date", "20250314T150926Z");
+    fake_authz(&fk, SIGV4_VECTOR_KEY_ID, "20250314/us-east-1/s3/aws4_request",
+               "host;x-amz-content-sha256;x-amz-date", VANILLA_SIG);
+    assert_int_equal(verify(f->sts, &fk, "s3", SIGV4_VECTOR_TIME, msg, sizeof msg), STS_EMALFORMED);
+    expect_error(STS_EMALFORMED, msg, HTTP_PROTO_S3, 501, "<Code>NotImplemented<", "not supported");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1419,6 +2238,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_key, setup_suite, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrent, setup_suite, teardown_dir),
         cmocka_unit_test(test_error_response),
+        cmocka_unit_test_setup_teardown(test_sdk_vectors, setup_vectors, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_sdk_repeated_headers, setup_vectors, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_presigned_expiry, setup_vectors, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_presigned_params, setup_vectors, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_presigned_token, setup_vectors, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_presigned_payload, setup_suite, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_s3_payload, setup_suite, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_s3_paths, setup_suite, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_s3_sdk_vectors, setup_vectors, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_temporary_header, setup_vectors, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_temporary_signed, setup_session, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_error_response_more, setup_vectors, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
