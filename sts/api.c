@@ -267,7 +267,7 @@ static void assume_role_with_web_identity(call_t *c)
         err(c, 403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity");
         goto out;
     }
-    if (duration(c, 3600, role->max_duration, &dur) != 0 || session_policy(c, &policy) != 0)
+    if (duration(c, c->s->default_duration, role->max_duration, &dur) != 0 || session_policy(c, &policy) != 0)
         goto out;
     assume(c, role, session, NULL, json_string_value(json_object_get(claims, "sub")), policy, dur,
            claims);
@@ -291,7 +291,7 @@ static void assume_role(call_t *c)
     const sts_role_t *role = role_params(c, &session, "Not authorized to perform sts:AssumeRole");
     if (role == NULL)
         return;
-    if (duration(c, 3600, role->max_duration, &dur) == 0 && session_policy(c, &policy) == 0)
+    if (duration(c, c->s->default_duration, role->max_duration, &dur) == 0 && session_policy(c, &policy) == 0)
         assume(c, role, session, who->identity_id[0] ? who->identity_id : NULL,
                who->subject[0] ? who->subject : NULL, policy, dur, NULL);
     free(session);

@@ -275,10 +275,12 @@ out:
 
 /* Check that the request may act as identity `id`: its pool, and for an
  * authenticated identity, Logins of the same user. Returns the pool (caller
- * frees) or NULL (answered); *guest tells which kind it is. */
+ * frees) or NULL (answered); *guest tells which kind it is, and id_out the
+ * identity to answer for (a guest with Logins becomes the user's identity). */
 static sts_idpool_t *identity_access(op_t *op, const char *id, int *guest, char sub[96],
-                                     char upool[64])
+                                     char upool[64], char id_out[96])
 {
+    snprintf(id_out, 96, "%s", id);
     json_t *rec = identity_get(op->s, id);
     const char *pid = json_string_value(json_object_get(rec, "p"));
     const char *prov = json_string_value(json_object_get(rec, "prov"));
@@ -293,12 +295,21 @@ static sts_idpool_t *identity_access(op_t *op, const char *id, int *guest, char 
     if (rc < 0)
         goto err;
     *guest = prov[0] == '\0';
-    if (*guest) {
-        if (rc == 0) {
-            fail(op, "NotAuthorizedException",
-                 "Logins for an unauthenticated identity are not supported by cloudlet.");
+    if (*guest && rc == 0) {
+        /* A guest who has signed in (Amplify keeps the guest id): the login
+         * wins, as in Cognito. The user's own identity is used, made now if
+         * this is their first. */
+        char uid[96];
+        if (identity_for(op->s, p->id, provider, sub, uid) != 0) {
+            fail(op, "InternalErrorException", "The identity could not be stored.");
             goto err;
         }
+        snprintf(id_out, 96, "%s", uid);
+        *guest = 0;
+        json_decref(rec);
+        return p;
+    }
+    if (*guest) {
         if (!p->allow_unauth || p->unauth_role[0] == '\0') {
             fail(op, "NotAuthorizedException",
                  "Unauthenticated access is not supported for this identity pool.");
@@ -327,13 +338,14 @@ err:
 static void op_get_credentials(op_t *op)
 {
     const char *id;
-    char sub[96], upool[64];
+    char sub[96], upool[64], idbuf[96];
     int guest = 0;
     if (get_str(op, "IdentityId", 1, 55, &id) != 0)
         return;
-    sts_idpool_t *p = identity_access(op, id, &guest, sub, upool);
+    sts_idpool_t *p = identity_access(op, id, &guest, sub, upool, idbuf);
     if (p == NULL)
         return;
+    id = idbuf;
     const sts_role_t *role = sts_role_find(op->s, guest ? p->unauth_role : p->auth_role);
     if (role == NULL) {
         fail(op, "InvalidIdentityPoolConfigurationException",
@@ -362,13 +374,14 @@ static void op_get_credentials(op_t *op)
 static void op_get_open_id_token(op_t *op)
 {
     const char *id;
-    char sub[96], upool[64];
+    char sub[96], upool[64], idbuf[96];
     int guest = 0;
     if (get_str(op, "IdentityId", 1, 55, &id) != 0)
         return;
-    sts_idpool_t *p = identity_access(op, id, &guest, sub, upool);
+    sts_idpool_t *p = identity_access(op, id, &guest, sub, upool, idbuf);
     if (p == NULL)
         return;
+    id = idbuf;
     int64_t now = util_now_ms() / 1000;
     json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:[s]}", "iss",
                                "https://cognito-identity.amazonaws.com", "aud", p->id, "sub", id,
