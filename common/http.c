@@ -96,23 +96,43 @@ void http_resp_clear(http_resp_t *resp)
     http_resp_init(resp);
 }
 
-void http_resp_header(http_resp_t *resp, const char *name, const char *value)
+/* Copy s into the response's arena (or a spill allocation freed with it). */
+static char *resp_copy(http_resp_t *resp, const char *s)
 {
-    if (resp->nheaders >= HTTP_RESP_MAX_HEADERS)
-        return;
-    size_t n = strlen(value) + 1;
+    size_t n = strlen(s) + 1;
     char *copy;
     if (n <= HTTP_RESP_ARENA - resp->arena_used) {
         copy = resp->arena + resp->arena_used;
         resp->arena_used += n;
-        memcpy(copy, value, n);
+        memcpy(copy, s, n);
     } else {
-        copy = xstrndup(value, n - 1);
+        if (resp->nspill >= HTTP_RESP_MAX_HEADERS)
+            return NULL;
+        copy = xstrndup(s, n - 1);
         resp->spill[resp->nspill++] = copy;
     }
+    return copy;
+}
+
+void http_resp_header(http_resp_t *resp, const char *name, const char *value)
+{
+    if (resp->nheaders >= HTTP_RESP_MAX_HEADERS)
+        return;
+    const char *copy = resp_copy(resp, value);
+    if (copy == NULL)
+        return;
     resp->headers[resp->nheaders].name = name;
     resp->headers[resp->nheaders].value = copy;
     resp->nheaders++;
+}
+
+void http_resp_header_copy(http_resp_t *resp, const char *name, const char *value)
+{
+    if (resp->nheaders >= HTTP_RESP_MAX_HEADERS)
+        return;
+    const char *n = resp_copy(resp, name);
+    if (n != NULL)
+        http_resp_header(resp, n, value);
 }
 
 void http_resp_headerf(http_resp_t *resp, const char *name, const char *fmt, ...)

@@ -122,6 +122,8 @@ void http_resp_clear(http_resp_t *resp);
 /* Add a header; the value is copied. Extra headers beyond the maximum are dropped
  * (the maximum is far above what any handler sets). */
 void http_resp_header(http_resp_t *resp, const char *name, const char *value);
+/* Add a header whose name is not a literal (x-amz-meta-*): both are copied. */
+void http_resp_header_copy(http_resp_t *resp, const char *name, const char *value);
 void http_resp_headerf(http_resp_t *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Set a body that the response owns: it is freed with free() after sending. */

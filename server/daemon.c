@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "common/http.h"
@@ -43,6 +44,7 @@ struct server {
     char endpoint[300]; /* public base URL, no trailing slash */
     struct MHD_Daemon *mhd;
     storage_site_opts_t site;
+    storage_s3_opts_t s3;
     char *wellknown; /* prebuilt /.well-known/cloudlet.json */
     size_t wellknown_len;
     atomic_int inflight;
@@ -66,7 +68,7 @@ struct route {
     /* The action and resource a signed request asks for, for the policy
      * check (0), or 1 when it needs no permission. NULL: none needed. */
     int (*describe)(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
-                    char *resource, size_t resourcesz);
+                    char *resource, size_t resourcesz, json_t **context);
 };
 
 /* PHASE_DISCARD: a chunked body passed the limit; the rest is read and
@@ -133,20 +135,37 @@ static void handle_sts(server_t *srv, const http_req_t *req, http_resp_t *resp,
     sts_handle_sts(srv->sts, req, resp);
 }
 
+static void handle_s3(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                      const route_t *route)
+{
+    storage_s3_handle(srv->st, &srv->s3, req, resp);
+}
+
+static int describe_s3(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
+                       char *resource, size_t resourcesz, json_t **context)
+{
+    char prefix[1100];
+    storage_s3_action(req, action, actionsz, resource, resourcesz, prefix, sizeof prefix);
+    /* s3:prefix is the condition key of per-user listing policies. */
+    if (strcmp(action, "s3:ListBucket") == 0)
+        *context = json_pack("{s:s}", "s3:prefix", prefix);
+    return 0;
+}
+
 static int describe_idp(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
-                        char *resource, size_t resourcesz)
+                        char *resource, size_t resourcesz, json_t **context)
 {
     return auth_request_action(srv->auth, req, action, actionsz, resource, resourcesz);
 }
 
 static int describe_identity(server_t *srv, const http_req_t *req, char *action,
-                             size_t actionsz, char *resource, size_t resourcesz)
+                             size_t actionsz, char *resource, size_t resourcesz, json_t **context)
 {
     return sts_request_action(srv->sts, req, 0, action, actionsz, resource, resourcesz);
 }
 
 static int describe_sts(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
-                        char *resource, size_t resourcesz)
+                        char *resource, size_t resourcesz, json_t **context)
 {
     return sts_request_action(srv->sts, req, 1, action, actionsz, resource, resourcesz);
 }
@@ -223,7 +242,8 @@ static const route_t R_STS = {"sts", HTTP_PROTO_QUERY, handle_sts, "RequestEntit
                               "STS API", "sts", describe_sts};
 static const route_t R_LAMBDA = {"lambda", HTTP_PROTO_JSON, handle_not_built,
                                  "RequestTooLargeException", "Lambda API", NULL, NULL};
-static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_not_built, "EntityTooLarge", "S3 API", NULL, NULL};
+static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_s3, "EntityTooLarge", "S3 API", "s3",
+                             describe_s3};
 static const route_t R_WEBSITE = {"website", HTTP_PROTO_WEBSITE, handle_website, "EntityTooLarge",
                                   "", NULL, NULL};
 static const route_t R_WEBSITE_405 = {"website", HTTP_PROTO_WEBSITE, handle_method_not_allowed,
@@ -529,17 +549,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_response(r, c);
         }
         r->req.caller = &r->caller;
-        char action[128], resource[512];
+        char action[128], resource[1200];
+        json_t *context = NULL;
         if (!r->caller.root && r->route->describe != NULL &&
-            r->route->describe(srv, &r->req, action, sizeof action, resource, sizeof resource) ==
-                0 &&
-            sts_authorize(srv->sts, &r->caller, action, resource, NULL) != 0) {
+            r->route->describe(srv, &r->req, action, sizeof action, resource, sizeof resource,
+                               &context) == 0 &&
+            sts_authorize(srv->sts, &r->caller, action, resource, context) != 0) {
+            json_decref(context);
             snprintf(msg, sizeof msg,
                      "User: %.255s is not authorized to perform: %.127s on resource: %.300s",
                      r->caller.arn, action, resource);
             sts_error_response(STS_EDENIED, msg, r->route->proto, r->req.request_id, &r->resp);
             return send_response(r, c);
         }
+        json_decref(context);
     }
     r->route->handler(srv, &r->req, &r->resp, r->route);
     return send_response(r, c);
@@ -658,6 +681,8 @@ server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *
     srv->site.index_doc = cfg->index_doc;
     srv->site.error_doc = cfg->error_doc;
     srv->site.spa_fallback = cfg->spa_fallback;
+    srv->s3.region = cfg->region;
+    srv->s3.max_object = cfg->max_body;
     srv->wellknown = build_wellknown(srv);
     srv->wellknown_len = strlen(srv->wellknown);
     util_random(&srv->id_base, sizeof srv->id_base);

@@ -251,6 +251,25 @@ void storage_site_handle(storage_t *s, const storage_site_opts_t *opts,
 int storage_site_deploy_dir(storage_t *s, const char *bucket, const char *dir,
                             uint32_t *version_out, size_t *files_out, char *err, size_t errsz);
 
+/* ---- The S3 API (s3.c) ---- */
+
+typedef struct storage_s3_opts {
+    const char *region;  /* for GetBucketLocation and x-amz-bucket-region */
+    size_t max_object;   /* largest body a single PUT may store */
+} storage_s3_opts_t;
+
+/* Answer a request to the S3 REST API (path-style), already verified and
+ * authorized by the gate. */
+void storage_s3_handle(storage_t *s, const storage_s3_opts_t *opts, const struct http_req *req,
+                       struct http_resp *resp);
+
+/* The IAM action and resource of an S3 request, for the gate: e.g.
+ * "s3:GetObject" on "arn:aws:s3:::bucket/key". For ListBucket, `prefix`
+ * receives the prefix query parameter (the s3:prefix condition key), else
+ * "". Returns 0. */
+int storage_s3_action(const struct http_req *req, char *action, size_t actionsz, char *resource,
+                      size_t resourcesz, char *prefix, size_t prefixsz);
+
 /* The Content-Type for a key by its extension ("application/octet-stream"
  * when unknown). A static string. */
 const char *storage_content_type(const char *key, size_t key_len);

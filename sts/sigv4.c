@@ -1475,8 +1475,12 @@ int sts_verify(sts_t *s, const http_req_t *req, const char *service, int64_t now
         if (caller->access_key_id[0] == '\0')
             copy_field(caller->access_key_id, sizeof caller->access_key_id, a.akid);
     } else {
-        memset(caller, 0, sizeof *caller);
+        /* Field by field: the caller is kilobytes (the session policy
+         * buffer) and this runs on every root request. */
         caller->root = cred->root;
+        caller->role[0] = caller->identity_id[0] = caller->subject[0] = '\0';
+        caller->session_policy[0] = '\0';
+        caller->expires = 0;
         copy_field(caller->access_key_id, sizeof caller->access_key_id, cred->access_key_id);
         copy_field(caller->arn, sizeof caller->arn, cred->arn);
         copy_field(caller->user_id, sizeof caller->user_id, s->account_id);
