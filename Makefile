@@ -107,6 +107,7 @@ bench: deps deps-bench $(BUILD)/cloudlet
 	bench/static.sh $(BUILD)/cloudlet
 	bench/auth.sh $(BUILD)/cloudlet
 	BUILD=$(BUILD) bench/sigv4.sh
+	bench/signed.sh $(BUILD)/cloudlet
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
