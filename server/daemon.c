@@ -146,6 +146,18 @@ static int describe_s3(server_t *srv, const http_req_t *req, char *action, size_
 {
     char prefix[1100];
     storage_s3_action(req, action, actionsz, resource, resourcesz, prefix, sizeof prefix);
+    /* A copy (CopyObject, UploadPartCopy) also reads its source: when the
+     * caller may not read it, the request is judged on that instead. */
+    const char *src = http_header(req, "x-amz-copy-source");
+    if (src != NULL && req->method == HTTP_PUT && req->caller != NULL) {
+        char arn[1200];
+        if (storage_s3_copy_source_arn(src, arn, sizeof arn) != 0 ||
+            sts_authorize(srv->sts, req->caller, "s3:GetObject", arn, NULL) != 0) {
+            snprintf(action, actionsz, "s3:GetObject");
+            snprintf(resource, resourcesz, "%s", arn);
+            return 0;
+        }
+    }
     /* s3:prefix is the condition key of per-user listing policies. */
     if (strcmp(action, "s3:ListBucket") == 0)
         *context = json_pack("{s:s}", "s3:prefix", prefix);

@@ -1113,3 +1113,20 @@ int storage_s3_action(const http_req_t *req, char *action, size_t actionsz, char
     snprintf(resource, resourcesz, "arn:aws:s3:::%s/%s", bucket, key);
     return 0;
 }
+
+int storage_s3_copy_source_arn(const char *source, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "arn:aws:s3:::");
+    if (source == NULL || strlen(source) > 4 * STORAGE_MAX_KEY)
+        return -1;
+    char *copy = xstrdup(source[0] == '/' ? source + 1 : source);
+    char *q = strchr(copy, '?');
+    if (q != NULL)
+        *q = '\0';
+    long n = pct_decode(copy, strlen(copy));
+    int ok = n > 0 && memchr(copy, '/', (size_t)n) != NULL && (size_t)n == strlen(copy);
+    if (ok)
+        snprintf(out, outsz, "arn:aws:s3:::%s", copy);
+    free(copy);
+    return ok ? 0 : -1;
+}

@@ -270,6 +270,11 @@ void storage_s3_handle(storage_t *s, const storage_s3_opts_t *opts, const struct
 int storage_s3_action(const struct http_req *req, char *action, size_t actionsz, char *resource,
                       size_t resourcesz, char *prefix, size_t prefixsz);
 
+/* The ARN ("arn:aws:s3:::bucket/key", key decoded, version dropped) of an
+ * x-amz-copy-source header value. Returns 0, or -1 when it is malformed
+ * (out then holds "arn:aws:s3:::" so that nothing is granted). */
+int storage_s3_copy_source_arn(const char *source, char *out, size_t outsz);
+
 /* The Content-Type for a key by its extension ("application/octet-stream"
  * when unknown). A static string. */
 const char *storage_content_type(const char *key, size_t key_len);
