@@ -48,6 +48,7 @@ struct server {
     char *wellknown; /* prebuilt /.well-known/cloudlet.json */
     size_t wellknown_len;
     atomic_int inflight;
+    atomic_int public_hint; /* some bucket may have a policy (public read) */
     uint64_t id_base;
     atomic_uint_fast64_t id_next;
 };
@@ -111,9 +112,130 @@ static void handle_wellknown(server_t *srv, const http_req_t *req, http_resp_t *
     http_resp_body_static(resp, srv->wellknown, srv->wellknown_len);
 }
 
+/* The first path segment ("/bucket/...") into out; 0 if it cannot be a bucket. */
+static int path_bucket(const char *path, char out[STORAGE_MAX_BUCKET + 1])
+{
+    size_t n = strcspn(path + 1, "/");
+    if (n == 0 || n > STORAGE_MAX_BUCKET || path[1 + n] != '/')
+        return 0;
+    memcpy(out, path + 1, n);
+    out[n] = '\0';
+    return storage_bucket_name_valid(out);
+}
+
+/* The bucket named by a virtual host "<bucket>.<host>[:port]", or 0. */
+static int host_bucket(const http_req_t *req, char out[STORAGE_MAX_BUCKET + 1])
+{
+    const char *host = http_header(req, "Host");
+    if (host == NULL)
+        return 0;
+    size_t n = strcspn(host, ".:");
+    if (host[n] != '.' || n == 0 || n > STORAGE_MAX_BUCKET)
+        return 0;
+    struct in_addr a4;
+    char hostonly[300];
+    size_t hl = strcspn(host, ":");
+    if (hl < sizeof hostonly) {
+        memcpy(hostonly, host, hl);
+        hostonly[hl] = '\0';
+        if (inet_pton(AF_INET, hostonly, &a4) == 1)
+            return 0;
+    }
+    memcpy(out, host, n);
+    out[n] = '\0';
+    return storage_bucket_name_valid(out);
+}
+
+/* Redirect per a website's RedirectAllRequestsTo or a routing rule. */
+static void website_redirect(http_resp_t *resp, int code, const char *protocol, const char *host,
+                             const char *path)
+{
+    http_resp_clear(resp);
+    http_resp_init(resp);
+    resp->status = code;
+    if (host != NULL && host[0] != '\0')
+        http_resp_headerf(resp, "Location", "%s://%s%s", protocol[0] ? protocol : "http", host,
+                          path);
+    else
+        http_resp_header(resp, "Location", path);
+}
+
+/* A bucket configured with PutBucketWebsite, served at http://<bucket>.<host>/. */
+static void serve_bucket_website(server_t *srv, const char *bucket, const storage_s3_website_t *w,
+                                 const http_req_t *req, http_resp_t *resp)
+{
+    if (w->redirect_host[0] != '\0') {
+        website_redirect(resp, 301, w->redirect_protocol, w->redirect_host, req->path);
+        return;
+    }
+    const char *key = req->path + 1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < w->nrules; i++) {
+            const storage_s3_rule_t *r = &w->rules[i];
+            /* Pass 0: rules without an error condition; pass 1: after serving. */
+            if ((pass == 0) != (r->error_code == 0) || !util_startswith(key, r->prefix) ||
+                (pass == 1 && r->error_code != resp->status))
+                continue;
+            char to[1400];
+            if (r->has_replace_key)
+                snprintf(to, sizeof to, "/%s", r->replace_key);
+            else if (r->has_replace_prefix)
+                snprintf(to, sizeof to, "/%s%s", r->replace_prefix, key + strlen(r->prefix));
+            else
+                snprintf(to, sizeof to, "/%s", key);
+            website_redirect(resp, r->redirect_code, r->protocol, r->host, to);
+            return;
+        }
+        if (pass == 0) {
+            storage_site_opts_t o = {bucket, w->index[0] ? w->index : "index.html",
+                                     w->error[0] ? w->error : NULL, 0};
+            storage_site_handle(srv->st, &o, req, resp);
+        }
+    }
+}
+
 static void handle_website(server_t *srv, const http_req_t *req, http_resp_t *resp,
                            const route_t *route)
 {
+    char bucket[STORAGE_MAX_BUCKET + 1];
+    storage_s3_website_t *w = NULL;
+    if (host_bucket(req, bucket)) {
+        w = xmalloc(sizeof *w);
+        if (storage_s3_website(srv->st, bucket, w) == 0) {
+            serve_bucket_website(srv, bucket, w, req, resp);
+            free(w);
+            return;
+        }
+        free(w);
+    }
+    /* Objects a bucket policy makes public are readable without a signature
+     * at /bucket/key (the hint spares the lookup while no policy exists). */
+    if (atomic_load(&srv->public_hint) && path_bucket(req->path, bucket) &&
+        strcmp(bucket, srv->cfg->site_bucket) != 0) {
+        const char *raw = req->path + 1 + strlen(bucket) + 1;
+        char key[STORAGE_MAX_KEY + 1];
+        size_t n = 0;
+        int bad = 0;
+        for (const char *p = raw; *p && !bad; p++) {
+            int hi = 0, lo = 0;
+            if (*p == '%') {
+                hi = util_hexval(p[1]);
+                lo = hi >= 0 ? util_hexval(p[2]) : -1;
+            }
+            if (n >= STORAGE_MAX_KEY || (*p == '%' && (hi < 0 || lo < 0))) {
+                bad = 1;
+            } else if (*p == '%') {
+                key[n++] = (char)(hi << 4 | lo);
+                p += 2;
+            } else {
+                key[n++] = *p;
+            }
+        }
+        if (!bad && n > 0 && storage_s3_public_read(srv->st, bucket, key, n)) {
+            storage_s3_handle(srv->st, &srv->s3, req, resp);
+            return;
+        }
+    }
     storage_site_handle(srv->st, &srv->site, req, resp);
 }
 
@@ -139,6 +261,8 @@ static void handle_s3(server_t *srv, const http_req_t *req, http_resp_t *resp,
                       const route_t *route)
 {
     storage_s3_handle(srv->st, &srv->s3, req, resp);
+    if (req->method == HTTP_PUT && resp->status < 300 && strstr(req->query, "policy") != NULL)
+        atomic_store(&srv->public_hint, 1);
 }
 
 static int describe_s3(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
@@ -217,6 +341,35 @@ static void handle_not_built(server_t *srv, const http_req_t *req, http_resp_t *
 static void handle_preflight(server_t *srv, const http_req_t *req, http_resp_t *resp,
                              const route_t *route)
 {
+    /* A bucket with CORS rules answers by them (S3); others get the
+     * permissive development default below. */
+    char bucket[STORAGE_MAX_BUCKET + 1];
+    size_t blen = strcspn(req->path + 1, "/");
+    if (blen > 0 && blen <= STORAGE_MAX_BUCKET) {
+        memcpy(bucket, req->path + 1, blen);
+        bucket[blen] = '\0';
+    } else {
+        bucket[0] = '\0';
+    }
+    if (storage_bucket_name_valid(bucket)) {
+        const char *method = http_header(req, "Access-Control-Request-Method");
+        int rc = storage_s3_cors(srv->st, bucket, http_header(req, "Origin"),
+                                 method ? method : "GET",
+                                 http_header(req, "Access-Control-Request-Headers"), resp);
+        if (rc == 1) {
+            resp->status = 200;
+            return;
+        }
+        if (rc == -1) {
+            http_error(resp, HTTP_PROTO_S3, 403, "AccessForbidden",
+                       "CORSResponse: This CORS request is not allowed. This is usually because "
+                       "the evalution of Origin, request method / Access-Control-Request-Method "
+                       "or Access-Control-Request-Headers are not whitelisted by the resource's "
+                       "CORS spec.",
+                       NULL, req->request_id);
+            return;
+        }
+    }
     resp->status = 204;
     const char *asked = http_header(req, "Access-Control-Request-Headers");
     if (asked != NULL && strlen(asked) <= 2048)
@@ -475,7 +628,23 @@ static enum MHD_Result send_response(request_t *r, struct MHD_Connection *c)
         MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
     MHD_add_response_header(mr, request_id_header(r->route->proto), r->req.request_id);
     const char *origin = http_header(&r->req, "Origin");
-    if (origin != NULL && strlen(origin) <= 512) {
+    int bucket_cors = 0;
+    char bucket[STORAGE_MAX_BUCKET + 1];
+    if (origin != NULL && r->route == &R_S3 && path_bucket(r->req.path, bucket)) {
+        http_resp_t tmp;
+        http_resp_init(&tmp);
+        bucket_cors = storage_s3_cors(r->srv->st, bucket, origin, r->req.method_name,
+                                      NULL, &tmp);
+        for (int i = 0; bucket_cors == 1 && i < tmp.nheaders; i++)
+            MHD_add_response_header(mr, tmp.headers[i].name, tmp.headers[i].value);
+        http_resp_clear(&tmp);
+    }
+    /* A handler that answered CORS itself (a bucket's rules) is left alone. */
+    for (int i = 0; bucket_cors == 0 && i < resp->nheaders; i++) {
+        if (strcmp(resp->headers[i].name, "Access-Control-Allow-Origin") == 0)
+            bucket_cors = 1;
+    }
+    if (origin != NULL && strlen(origin) <= 512 && bucket_cors == 0) {
         MHD_add_response_header(mr, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(mr, "Access-Control-Expose-Headers",
                                 "x-amzn-requestid, x-amzn-errortype, x-amz-request-id, etag, "
@@ -695,6 +864,7 @@ server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *
     srv->site.spa_fallback = cfg->spa_fallback;
     srv->s3.region = cfg->region;
     srv->s3.max_object = cfg->max_body;
+    atomic_init(&srv->public_hint, storage_s3_has_public_policy(st));
     srv->wellknown = build_wellknown(srv);
     srv->wellknown_len = strlen(srv->wellknown);
     util_random(&srv->id_base, sizeof srv->id_base);

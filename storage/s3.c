@@ -950,8 +950,7 @@ static const char *const unsupported[] = {
     "acl",       "analytics", "accelerate", "encryption", "intelligent-tiering", "inventory",
     "lifecycle", "logging",   "metrics",    "notification", "object-lock",        "ownershipControls",
     "publicAccessBlock", "replication", "requestPayment", "restore", "select", "tagging",
-    "torrent",   "versioning", "versions",  "legal-hold", "retention", "attributes", "cors",
-    "website",   "policy",    NULL};
+    "torrent",   "versioning", "versions",  "legal-hold", "retention", "attributes", NULL};
 
 /* The first query parameter naming an unsupported subresource, or NULL:
  * one pass over the query (presigned URLs carry long ones). */
@@ -993,6 +992,13 @@ void storage_s3_handle(storage_t *st, const storage_s3_opts_t *o, const http_req
         goto out;
     }
     if (c.key == NULL) {
+        static const char *const configs[] = {"cors", "website", "policy", NULL};
+        for (const char *const *k = configs; *k; k++) {
+            if (has_param(&c, *k)) {
+                s3_bucket_config(&c, *k);
+                goto out;
+            }
+        }
         if (m == HTTP_GET && has_param(&c, "location"))
             get_bucket_location(&c, o->region);
         else if (m == HTTP_GET && has_param(&c, "uploads"))
@@ -1063,6 +1069,23 @@ int storage_s3_action(const http_req_t *req, char *action, size_t actionsz, char
         return 0;
     }
     if (!has_key) {
+        static const struct {
+            const char *param, *get, *put, *del;
+        } configs[] = {{"cors", "s3:GetBucketCORS", "s3:PutBucketCORS", "s3:PutBucketCORS"},
+                       {"website", "s3:GetBucketWebsite", "s3:PutBucketWebsite",
+                        "s3:DeleteBucketWebsite"},
+                       {"policy", "s3:GetBucketPolicy", "s3:PutBucketPolicy",
+                        "s3:DeleteBucketPolicy"}};
+        for (size_t i = 0; i < 3; i++) {
+            if (HAS(configs[i].param)) {
+                snprintf(action, actionsz, "%s",
+                         m == HTTP_GET ? configs[i].get
+                         : m == HTTP_DELETE ? configs[i].del
+                                            : configs[i].put);
+                snprintf(resource, resourcesz, "arn:aws:s3:::%s", bucket);
+                return 0;
+            }
+        }
         if (m == HTTP_GET && HAS("location"))
             a = "s3:GetBucketLocation";
         else if (m == HTTP_GET && HAS("uploads"))

@@ -55,6 +55,11 @@ int s3_body(s3_ctx_t *c, const unsigned char **body, size_t *len, unsigned char 
 /* Checksums of a whole buffer, base64 of the big-endian value, as S3 writes them. */
 void s3_checksum_b64(const char *algorithm, const void *p, size_t n, char out[64]);
 
+/* ---- s3_config.c ---- */
+
+/* PUT/GET/DELETE /b?cors, ?website, ?policy (kind "cors", "website", "policy"). */
+void s3_bucket_config(s3_ctx_t *c, const char *kind);
+
 /* ---- s3_multipart.c ---- */
 
  /* Multipart: POST /b/k?uploads, PUT /b/k?partNumber=N&uploadId=U, POST /b/k?uploadId=U,

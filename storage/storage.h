@@ -270,6 +270,47 @@ void storage_s3_handle(storage_t *s, const storage_s3_opts_t *opts, const struct
 int storage_s3_action(const struct http_req *req, char *action, size_t actionsz, char *resource,
                       size_t resourcesz, char *prefix, size_t prefixsz);
 
+/* Is an anonymous GET of bucket/key allowed by the bucket's policy (a
+ * statement allowing s3:GetObject to Principal "*", no matching Deny)? */
+int storage_s3_public_read(storage_t *s, const char *bucket, const char *key, size_t key_len);
+/* Does any bucket have a policy? (a hint that spares the website's hot path
+ * the lookup above while no bucket has one) */
+int storage_s3_has_public_policy(storage_t *s);
+
+/* A bucket's website configuration (PutBucketWebsite). */
+#define STORAGE_S3_MAX_RULES 16
+typedef struct storage_s3_rule {
+    char prefix[256];         /* KeyPrefixEquals ("" = any) */
+    int error_code;           /* HttpErrorCodeReturnedEquals (0 = any) */
+    char host[256];
+    char protocol[8];
+    char replace_prefix[256];
+    int has_replace_prefix;
+    char replace_key[256];
+    int has_replace_key;
+    int redirect_code;        /* 301 by default */
+} storage_s3_rule_t;
+
+typedef struct storage_s3_website {
+    char index[256];             /* IndexDocument/Suffix */
+    char error[256];             /* ErrorDocument/Key, "" = none */
+    char redirect_host[256];     /* RedirectAllRequestsTo/HostName, "" = none */
+    char redirect_protocol[8];
+    storage_s3_rule_t rules[STORAGE_S3_MAX_RULES];
+    int nrules;
+} storage_s3_website_t;
+
+/* Read bucket's website configuration into *w. Returns 0, or -1 when the
+ * bucket is not configured as a website. */
+int storage_s3_website(storage_t *s, const char *bucket, storage_s3_website_t *w);
+
+/* Apply bucket's CORS rules to a request from `origin` for `method` with the
+ * request headers `req_headers` (comma list, may be NULL): returns 0 when the
+ * bucket has no CORS configuration, 1 when a rule allows it (the CORS
+ * response headers are added to resp), -1 when none does. */
+int storage_s3_cors(storage_t *s, const char *bucket, const char *origin, const char *method,
+                    const char *req_headers, struct http_resp *resp);
+
 /* The ARN ("arn:aws:s3:::bucket/key", key decoded, version dropped) of an
  * x-amz-copy-source header value. Returns 0, or -1 when it is malformed
  * (out then holds "arn:aws:s3:::" so that nothing is granted). */
