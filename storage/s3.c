@@ -39,13 +39,37 @@ void s3_error(s3_ctx_t *c, int status, const char *code, const char *msg)
         http_resp_header(c->resp, "x-amz-error-code", code);
         return;
     }
-    char resource[1200] = "";
-    if (c->key != NULL)
-        snprintf(resource, sizeof resource, "/%s/%.*s", c->bucket, (int)c->key_len, c->key);
-    else if (c->bucket[0] != '\0')
-        snprintf(resource, sizeof resource, "/%s", c->bucket);
-    http_error(c->resp, HTTP_PROTO_S3, status, code, msg, resource[0] ? resource : NULL,
+    /* S3 names the key (or the bucket) of the failed request in the error. */
+    buf_t b;
+    buf_init(&b, 0);
+    buf_puts(&b, XML_DECL "<Error><Code>");
+    buf_xml_escape(&b, code, strlen(code));
+    buf_puts(&b, "</Code><Message>");
+    buf_xml_escape(&b, msg, strlen(msg));
+    buf_puts(&b, "</Message>");
+    if (c->key != NULL) {
+        buf_puts(&b, "<Key>");
+        buf_xml_escape(&b, c->key, c->key_len);
+        buf_puts(&b, "</Key>");
+    }
+    if (c->bucket[0] != '\0') {
+        buf_puts(&b, "<BucketName>");
+        buf_xml_escape(&b, c->bucket, strlen(c->bucket));
+        buf_puts(&b, "</BucketName><Resource>/");
+        buf_xml_escape(&b, c->bucket, strlen(c->bucket));
+        if (c->key != NULL) {
+            buf_puts(&b, "/");
+            buf_xml_escape(&b, c->key, c->key_len);
+        }
+        buf_puts(&b, "</Resource>");
+    }
+    buf_printf(&b, "<RequestId>%s</RequestId><HostId>cloudlet</HostId></Error>",
                c->req->request_id);
+    size_t len;
+    char *text = buf_steal(&b, &len);
+    c->resp->status = status;
+    http_resp_header(c->resp, "Content-Type", "application/xml");
+    http_resp_body_owned(c->resp, text, len);
 }
 
 static void storage_failure(s3_ctx_t *c, int rc)
@@ -861,11 +885,14 @@ static void delete_objects(s3_ctx_t *c)
     buf_puts(&b, XML_DECL "<DeleteResult xmlns=\"" XMLNS "\">");
     int quiet = strstr(xml, "<Quiet>true</Quiet>") != NULL;
     int count = 0, bad = strstr(xml, "<Delete") == NULL;
+    /* The whole document is checked before anything is deleted. */
+    char *keys[DELETE_MAX];
+    size_t lens[DELETE_MAX];
     for (char *p = strstr(xml, "<Object>"); !bad && p != NULL; p = strstr(p, "<Object>")) {
         char *end = strstr(p, "</Object>");
         char *k = strstr(p, "<Key>");
         char *ke = k ? strstr(k, "</Key>") : NULL;
-        if (end == NULL || k == NULL || ke == NULL || ke > end || ++count > DELETE_MAX) {
+        if (end == NULL || k == NULL || ke == NULL || ke > end || count >= DELETE_MAX) {
             bad = 1;
             break;
         }
@@ -875,30 +902,35 @@ static void delete_objects(s3_ctx_t *c)
             bad = 1;
             break;
         }
-        int rc = storage_delete(c->st, c->bucket, k, (size_t)kl);
-        if (rc == 0 || rc == STORAGE_ENOTFOUND) {
-            if (!quiet) {
-                buf_puts(&b, "<Deleted><Key>");
-                buf_xml_escape(&b, k, (size_t)kl);
-                buf_puts(&b, "</Key></Deleted>");
-            }
-        } else {
-            buf_puts(&b, "<Error><Key>");
-            buf_xml_escape(&b, k, (size_t)kl);
-            buf_printf(&b, "</Key><Code>%s</Code><Message>%s</Message></Error>",
-                       rc == STORAGE_EKEYTOOLONG ? "KeyTooLongError" : "InternalError",
-                       storage_strerror(rc));
-        }
+        keys[count] = k;
+        lens[count++] = (size_t)kl;
         p = end + 9;
     }
-    free(xml);
     if (bad || count == 0) {
+        free(xml);
         buf_free(&b);
         s3_error(c, 400, "MalformedXML",
                  "The XML you provided was not well-formed or did not validate against our "
                  "published schema");
         return;
     }
+    for (int i = 0; i < count; i++) {
+        int rc = storage_delete(c->st, c->bucket, keys[i], lens[i]);
+        if (rc == 0 || rc == STORAGE_ENOTFOUND) {
+            if (!quiet) {
+                buf_puts(&b, "<Deleted><Key>");
+                buf_xml_escape(&b, keys[i], lens[i]);
+                buf_puts(&b, "</Key></Deleted>");
+            }
+        } else {
+            buf_puts(&b, "<Error><Key>");
+            buf_xml_escape(&b, keys[i], lens[i]);
+            buf_printf(&b, "</Key><Code>%s</Code><Message>%s</Message></Error>",
+                       rc == STORAGE_EKEYTOOLONG ? "KeyTooLongError" : "InternalError",
+                       storage_strerror(rc));
+        }
+    }
+    free(xml);
     buf_puts(&b, "</DeleteResult>");
     send_xml(c, 200, &b);
 }
