@@ -639,7 +639,10 @@ static enum MHD_Result send_response(request_t *r, struct MHD_Connection *c)
             MHD_add_response_header(mr, tmp.headers[i].name, tmp.headers[i].value);
         http_resp_clear(&tmp);
     }
-    /* A handler that answered CORS itself (a bucket's rules) is left alone. */
+    /* A handler that answered CORS itself (a bucket's rules, or a preflight
+     * those rules refused) is left alone. */
+    if (r->route == &R_PREFLIGHT && resp->status == 403)
+        bucket_cors = -1;
     for (int i = 0; bucket_cors == 0 && i < resp->nheaders; i++) {
         if (strcmp(resp->headers[i].name, "Access-Control-Allow-Origin") == 0)
             bucket_cors = 1;
