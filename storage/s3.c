@@ -72,7 +72,7 @@ void s3_error(s3_ctx_t *c, int status, const char *code, const char *msg)
     http_resp_body_owned(c->resp, text, len);
 }
 
-static void storage_failure(s3_ctx_t *c, int rc)
+void s3_storage_error(s3_ctx_t *c, int rc)
 {
     switch (rc) {
     case STORAGE_ENOBUCKET:
@@ -96,7 +96,7 @@ static void storage_failure(s3_ctx_t *c, int rc)
     }
 }
 
-static void send_xml(s3_ctx_t *c, int status, buf_t *b)
+void s3_send_xml(s3_ctx_t *c, int status, buf_t *b)
 {
     size_t len;
     char *text = buf_steal(b, &len);
@@ -220,7 +220,7 @@ static void list_buckets(s3_ctx_t *c)
     storage_view_t *v;
     int rc = storage_view_open(c->st, &v);
     if (rc != 0) {
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return;
     }
     buf_t b;
@@ -231,7 +231,7 @@ static void list_buckets(s3_ctx_t *c)
     storage_bucket_list(v, bucket_cb, &lc);
     storage_view_close(v);
     buf_puts(&b, "</Buckets></ListAllMyBucketsResult>");
-    send_xml(c, 200, &b);
+    s3_send_xml(c, 200, &b);
 }
 
 static void create_bucket(s3_ctx_t *c)
@@ -248,7 +248,7 @@ static void create_bucket(s3_ctx_t *c)
         return;
     }
     if (rc != 0) {
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return;
     }
     http_resp_headerf(c->resp, "Location", "/%s", c->bucket);
@@ -265,7 +265,7 @@ static int bucket_exists(s3_ctx_t *c)
         storage_view_close(v);
     }
     if (rc != 0) {
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return -1;
     }
     return 0;
@@ -283,7 +283,7 @@ static void delete_bucket(s3_ctx_t *c)
     if (rc == STORAGE_ENOTEMPTY)
         s3_error(c, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty");
     else if (rc != 0)
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
     else
         c->resp->status = 204;
 }
@@ -297,7 +297,7 @@ static void get_bucket_location(s3_ctx_t *c, const char *region)
     /* us-east-1 is written as an empty constraint, as S3 does. */
     buf_printf(&b, XML_DECL "<LocationConstraint xmlns=\"" XMLNS "\">%s</LocationConstraint>",
                strcmp(region, "us-east-1") == 0 ? "" : region);
-    send_xml(c, 200, &b);
+    s3_send_xml(c, 200, &b);
 }
 
 /* ---- listings ---- */
@@ -429,7 +429,7 @@ static void list_objects(s3_ctx_t *c, int v2)
         rc = storage_bucket_get(v, c->bucket, &info);
     if (rc != 0) {
         storage_view_close(v);
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return;
     }
     buf_t entries;
@@ -478,7 +478,7 @@ static void list_objects(s3_ctx_t *c, int v2)
     if (rc != 0 && rc != 1) {
         buf_free(&entries);
         free(lc.last);
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return;
     }
 
@@ -531,7 +531,7 @@ static void list_objects(s3_ctx_t *c, int v2)
     buf_puts(&b, "</ListBucketResult>");
     buf_free(&entries);
     free(lc.last);
-    send_xml(c, 200, &b);
+    s3_send_xml(c, 200, &b);
 }
 
 /* ---- objects ---- */
@@ -572,7 +572,7 @@ static void put_object(s3_ctx_t *c)
         int ok = rc == 0 && storage_etag_list_matches(im, obj.etag);
         storage_view_close(v);
         if (rc == STORAGE_ENOBUCKET) {
-            storage_failure(c, rc);
+            s3_storage_error(c, rc);
             goto out;
         }
         if (!ok) {
@@ -593,7 +593,7 @@ static void put_object(s3_ctx_t *c)
         goto out;
     }
     if (rc != 0) {
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
     http_resp_headerf(c->resp, "ETag", "\"%s\"", etag);
@@ -688,7 +688,7 @@ static void get_object(s3_ctx_t *c)
         rc = storage_get(v, c->bucket, c->key, c->key_len, &obj);
     if (rc != 0) {
         storage_view_close(v);
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return;
     }
     if (preconditions(c, &obj) != 0) {
@@ -721,7 +721,7 @@ static void delete_object(s3_ctx_t *c)
 {
     int rc = storage_delete(c->st, c->bucket, c->key, c->key_len);
     if (rc != 0 && rc != STORAGE_ENOTFOUND) {
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return;
     }
     c->resp->status = 204;
@@ -774,7 +774,7 @@ static void copy_object(s3_ctx_t *c)
         rc = storage_get(v, sbucket, skey, sklen, &obj);
     if (rc != 0) {
         storage_view_close(v);
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         return;
     }
     buf_t headers;
@@ -792,7 +792,7 @@ static void copy_object(s3_ctx_t *c)
     char etag[STORAGE_ETAG_MAX];
     rc = storage_put(c->st, c->bucket, c->key, c->key_len, obj.body, obj.size, &meta, 0, etag);
     if (rc != 0) {
-        storage_failure(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
     char date[25];
@@ -802,7 +802,7 @@ static void copy_object(s3_ctx_t *c)
     buf_printf(&b, XML_DECL "<CopyObjectResult xmlns=\"" XMLNS "\"><LastModified>%s</LastModified>"
                             "<ETag>&quot;%s&quot;</ETag></CopyObjectResult>",
                date, etag);
-    send_xml(c, 200, &b);
+    s3_send_xml(c, 200, &b);
 out:
     storage_view_close(v);
     buf_free(&headers);
@@ -932,7 +932,7 @@ static void delete_objects(s3_ctx_t *c)
     }
     free(xml);
     buf_puts(&b, "</DeleteResult>");
-    send_xml(c, 200, &b);
+    s3_send_xml(c, 200, &b);
 }
 
 /* ---- dispatch ---- */

@@ -31,6 +31,12 @@ typedef struct s3_ctx {
 /* Answer with an S3 XML error (wire doc 6.4). `resource` may be NULL. */
 void s3_error(s3_ctx_t *c, int status, const char *code, const char *msg);
 
+/* Answer for a storage error code (NoSuchBucket, NoSuchKey, KeyTooLongError,
+ * InsufficientStorage, SlowDown, InternalError). */
+void s3_storage_error(s3_ctx_t *c, int rc);
+/* Answer `status` with the XML document in b (taken over). */
+void s3_send_xml(s3_ctx_t *c, int status, buf_t *b);
+
 /* The decoded query parameter `name` of the request into out (size outsz):
  * its length, -1 when absent, -2 when malformed or too long. */
 int s3_param(const s3_ctx_t *c, const char *name, char *out, size_t outsz);

@@ -213,37 +213,6 @@ static int part_decode(const void *val, size_t n, part_t *pt)
 
 /* ---- shared pieces ---- */
 
-/* Answer for a storage error code (the mapping of s3.c). */
-static void fail(s3_ctx_t *c, int rc)
-{
-    switch (rc) {
-    case STORAGE_ENOBUCKET:
-        s3_error(c, 404, "NoSuchBucket", "The specified bucket does not exist");
-        return;
-    case STORAGE_EKEYTOOLONG:
-        s3_error(c, 400, "KeyTooLongError", "Your key is too long");
-        return;
-    case STORAGE_EFULL:
-        s3_error(c, 507, "InsufficientStorage", "The store is full (storage.mapSizeMB).");
-        return;
-    case STORAGE_EREADERS:
-        s3_error(c, 503, "SlowDown", "Please reduce your request rate.");
-        return;
-    default:
-        log_error("s3: multipart: storage error: %s", storage_strerror(rc));
-        s3_error(c, 500, "InternalError", "We encountered an internal error. Please try again.");
-    }
-}
-
-static void send_xml(s3_ctx_t *c, buf_t *b)
-{
-    size_t len;
-    char *text = buf_steal(b, &len);
-    c->resp->status = 200;
-    http_resp_header(c->resp, "Content-Type", "application/xml");
-    http_resp_body_owned(c->resp, text, len);
-}
-
 /* Open a view in which the request's bucket exists. Returns 0, or -1 (answered). */
 static int open_view(s3_ctx_t *c, storage_view_t **v)
 {
@@ -254,7 +223,7 @@ static int open_view(s3_ctx_t *c, storage_view_t **v)
     if (rc != 0) {
         storage_view_close(*v);
         *v = NULL;
-        fail(c, rc);
+        s3_storage_error(c, rc);
         return -1;
     }
     return 0;
@@ -310,11 +279,11 @@ static int find_upload(s3_ctx_t *c, storage_view_t *v, const char *ukey, size_t 
         return -1;
     }
     if (rc != 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         return -1;
     }
     if (upload_decode(val, n, u) != 0) {
-        fail(c, STORAGE_EIO);
+        s3_storage_error(c, STORAGE_EIO);
         return -1;
     }
     if (u->key_len != c->key_len || memcmp(u->key, c->key, c->key_len) != 0) {
@@ -498,7 +467,7 @@ void s3_create_multipart(s3_ctx_t *c)
         t = NULL;
     }
     if (rc != 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
 
@@ -512,7 +481,7 @@ void s3_create_multipart(s3_ctx_t *c)
         http_resp_header(c->resp, "x-amz-checksum-type",
                          u.full_object ? "FULL_OBJECT" : "COMPOSITE");
     }
-    send_xml(c, &b);
+    s3_send_xml(c, 200, &b);
 out:
     storage_txn_abort(t);
     free(rec);
@@ -602,7 +571,7 @@ static int copy_source(s3_ctx_t *c, const char *src, storage_view_t **v, const u
         goto out;
     }
     if (rc != 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
     uint64_t first = 0, last = obj.size ? obj.size - 1 : 0;
@@ -730,7 +699,7 @@ void s3_upload_part(s3_ctx_t *c)
         t = NULL;
     }
     if (rc != 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
     if (copy != NULL) {
@@ -745,7 +714,7 @@ void s3_upload_part(s3_ctx_t *c)
         if (alg >= 0)
             put_elem(&b, algs[alg].xml, ckval, strlen(ckval));
         buf_puts(&b, "</CopyPartResult>");
-        send_xml(c, &b);
+        s3_send_xml(c, 200, &b);
         goto out;
     }
     http_resp_headerf(c->resp, "ETag", "\"%s\"", etag);
@@ -1200,7 +1169,7 @@ void s3_complete_multipart(s3_ctx_t *c)
             break;
         }
         if (rc != 0) {
-            fail(c, rc);
+            s3_storage_error(c, rc);
             bad = 1;
             break;
         }
@@ -1275,7 +1244,7 @@ void s3_complete_multipart(s3_ctx_t *c)
     storage_view_close(v);
     v = NULL;
     if (bad) {
-        fail(c, STORAGE_EIO);
+        s3_storage_error(c, STORAGE_EIO);
         goto out;
     }
 
@@ -1353,7 +1322,7 @@ void s3_complete_multipart(s3_ctx_t *c)
         goto out;
     }
     if (rc != 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
     free(obj);
@@ -1369,7 +1338,7 @@ void s3_complete_multipart(s3_ctx_t *c)
         t = NULL;
     }
     if (rc != 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
 
@@ -1393,7 +1362,7 @@ void s3_complete_multipart(s3_ctx_t *c)
                    strchr(ck, '-') != NULL ? "COMPOSITE" : "FULL_OBJECT");
     }
     buf_puts(&b, "</CompleteMultipartUploadResult>");
-    send_xml(c, &b);
+    s3_send_xml(c, 200, &b);
 out:
     storage_view_close(v);
     storage_txn_abort(t);
@@ -1440,7 +1409,7 @@ void s3_abort_multipart(s3_ctx_t *c)
         t = NULL;
     }
     if (rc != 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
     c->resp->status = 204;
@@ -1530,7 +1499,7 @@ void s3_list_parts(s3_ctx_t *c)
     if (pc.corrupt)
         rc = STORAGE_EIO;
     if (rc < 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
     buf_puts(&b, XML_DECL "<ListPartsResult xmlns=\"" XMLNS "\">");
@@ -1548,7 +1517,7 @@ void s3_list_parts(s3_ctx_t *c)
         buf_printf(&b, "<ChecksumAlgorithm>%s</ChecksumAlgorithm><ChecksumType>%s</ChecksumType>",
                    algs[u.alg].upper, u.full_object ? "FULL_OBJECT" : "COMPOSITE");
     buf_puts(&b, "</ListPartsResult>");
-    send_xml(c, &b);
+    s3_send_xml(c, 200, &b);
 out:
     storage_view_close(v);
     buf_free(&b);
@@ -1712,7 +1681,7 @@ void s3_list_multipart_uploads(s3_ctx_t *c)
     if (uc.corrupt)
         rc = STORAGE_EIO;
     if (rc < 0) {
-        fail(c, rc);
+        s3_storage_error(c, rc);
         goto out;
     }
 
@@ -1770,7 +1739,7 @@ void s3_list_multipart_uploads(s3_ctx_t *c)
     if (url)
         buf_puts(&b, "<EncodingType>url</EncodingType>");
     buf_puts(&b, "</ListMultipartUploadsResult>");
-    send_xml(c, &b);
+    s3_send_xml(c, 200, &b);
 out:
     storage_view_close(v);
     for (size_t i = 0; i < uc.n; i++)
