@@ -108,6 +108,7 @@ bench: deps deps-bench $(BUILD)/cloudlet
 	bench/auth.sh $(BUILD)/cloudlet
 	BUILD=$(BUILD) bench/sigv4.sh
 	bench/signed.sh $(BUILD)/cloudlet
+	bench/s3.sh $(BUILD)/cloudlet
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
