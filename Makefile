@@ -14,7 +14,7 @@ CC ?= gcc
 BUILD ?= build
 OPT ?= -O2
 SAN ?=
-PKGS := libmicrohttpd lmdb jansson libcrypto libjwt libargon2
+PKGS := libmicrohttpd lmdb jansson libcrypto libjwt libargon2 libzip
 
 # Recursive (=) on purpose: pkg-config runs when a recipe needs the flags,
 # which is after the `deps` prerequisite has installed the packages.
@@ -25,7 +25,7 @@ CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-un
          -MMD -MP -I. $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS = $(SANFLAGS)
 
-MODULES := common storage auth sts server
+MODULES := common storage auth sts functions server
 LIB_SRCS := $(filter-out server/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/server/main.o
