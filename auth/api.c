@@ -948,7 +948,7 @@ static void op_sign_up(op_t *op)
         return;
     }
     char sub[37];
-    auth_uuid(sub);
+    util_uuid(sub);
     int64_t now = util_now_ms();
     json_t *user = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:{}}", "u", username, "sub", sub,
                              "st", p->auto_confirm ? "CONFIRMED" : "UNCONFIRMED", "en", 1, "c",
@@ -1377,7 +1377,7 @@ static void op_admin_create_user(op_t *op)
             goto out;
         }
         char sub[37];
-        auth_uuid(sub);
+        util_uuid(sub);
         int64_t now = util_now_ms();
         user = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:{}}", "u", username, "sub", sub, "st",
                          "FORCE_CHANGE_PASSWORD", "en", 1, "c", (json_int_t)now, "m",

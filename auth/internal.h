@@ -239,8 +239,6 @@ void auth_throttle_free(throttle_t *t);
 int auth_throttle_check(auth_t *a, const char *userkey, const char *addr);
 void auth_throttle_fail(auth_t *a, const char *userkey, const char *addr);
 void auth_throttle_reset(auth_t *a, const char *userkey);
-/* A random RFC 4122 version-4 UUID into out[37]. */
-void auth_uuid(char out[37]);
 
 /* session.c */
 /* Sign ID and access tokens for user (and, when refresh is set, start a

@@ -64,14 +64,14 @@ json_t *auth_tokens_issue(auth_t *a, const auth_pool_t *p, const auth_client_t *
     int64_t now = now_s();
     char origin[37], jti_id[37], jti_access[37], event[37];
     if (origin_jti == NULL) {
-        auth_uuid(origin);
+        util_uuid(origin);
         auth_time = now;
     } else {
         snprintf(origin, sizeof origin, "%s", origin_jti);
     }
-    auth_uuid(jti_id);
-    auth_uuid(jti_access);
-    auth_uuid(event);
+    util_uuid(jti_id);
+    util_uuid(jti_access);
+    util_uuid(event);
     const char *username = json_string_value(json_object_get(user, "u"));
     const char *sub = json_string_value(json_object_get(user, "sub"));
 

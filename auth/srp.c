@@ -468,18 +468,6 @@ static int name_index(const char *s, const char (*names)[4], int count)
     return -1;
 }
 
-/* Read exactly `width` ASCII digits. Returns the value or -1. */
-static int digits(const char *s, int width)
-{
-    int n = 0;
-    for (int i = 0; i < width; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        n = n * 10 + (s[i] - '0');
-    }
-    return n;
-}
-
 static int is_leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -514,16 +502,16 @@ int auth_srp_parse_timestamp(const char *s, int64_t *out)
         return -1;
     int wday = name_index(s, day_names, 7);
     int mon = name_index(s + 4, month_names, 12);
-    int mday = digits(s + 8, dlen);
+    int mday = util_digits(s + 8, dlen);
     const char *p = s + 8 + dlen;
     if (wday < 0 || mon < 0 || mday < 0)
         return -1;
     if (p[0] != ' ' || p[3] != ':' || p[6] != ':' || memcmp(p + 9, " UTC ", 5) != 0)
         return -1;
-    int hour = digits(p + 1, 2);
-    int min = digits(p + 4, 2);
-    int sec = digits(p + 7, 2);
-    int year = digits(p + 14, 4);
+    int hour = util_digits(p + 1, 2);
+    int min = util_digits(p + 4, 2);
+    int sec = util_digits(p + 7, 2);
+    int year = util_digits(p + 14, 4);
     if (hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 59)
         return -1;
     if (year < 1970)

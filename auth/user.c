@@ -40,11 +40,6 @@
 #define ARGON2_HASH_LEN 32
 #define CODE_MAX_ATTEMPTS 5
 
-void auth_uuid(char out[37])
-{
-    util_uuid(out);
-}
-
 size_t auth_user_key(const auth_pool_t *p, const char *username, char key[256])
 {
     size_t n = (size_t)snprintf(key, 256, "%s/", p->id);

@@ -393,3 +393,14 @@ void util_uuid(char out[37])
     }
     out[o] = '\0';
 }
+
+int util_digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}

@@ -74,6 +74,9 @@ char *util_base64url(const void *p, size_t n);
  * text is malformed or does not fit. */
 long util_base64_decode(const char *s, size_t n, unsigned char *out, size_t outsz);
 
+/* The value of exactly n ASCII digits at s, or -1 if any is not a digit. */
+int util_digits(const char *s, int n);
+
 /* A random RFC 4122 version-4 UUID, lowercase, into out[37]. */
 void util_uuid(char out[37]);
 

@@ -897,18 +897,6 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-/* The value of n decimal digits at s, or -1 if any is not a digit. */
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 /* Parse YYYYMMDD'T'HHMMSS'Z' into seconds since the epoch. Returns 0 or -1
  * (wrong form, or a date that does not exist). */
 static int parse_amz_date(const char *s, int64_t *t)
@@ -917,8 +905,8 @@ static int parse_amz_date(const char *s, int64_t *t)
 
     if (strlen(s) != AMZ_DATE_LEN || s[8] != 'T' || s[15] != 'Z')
         return -1;
-    int y = digits(s, 4), mo = digits(s + 4, 2), d = digits(s + 6, 2);
-    int h = digits(s + 9, 2), mi = digits(s + 11, 2), se = digits(s + 13, 2);
+    int y = util_digits(s, 4), mo = util_digits(s + 4, 2), d = util_digits(s + 6, 2);
+    int h = util_digits(s + 9, 2), mi = util_digits(s + 11, 2), se = util_digits(s + 13, 2);
     if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
         se > 59)
         return -1;
