@@ -212,26 +212,8 @@ static void handle_website(server_t *srv, const http_req_t *req, http_resp_t *re
      * at /bucket/key (the hint spares the lookup while no policy exists). */
     if (atomic_load(&srv->public_hint) && path_bucket(req->path, bucket) &&
         strcmp(bucket, srv->cfg->site_bucket) != 0) {
-        const char *raw = req->path + 1 + strlen(bucket) + 1;
-        char key[STORAGE_MAX_KEY + 1];
-        size_t n = 0;
-        int bad = 0;
-        for (const char *p = raw; *p && !bad; p++) {
-            int hi = 0, lo = 0;
-            if (*p == '%') {
-                hi = util_hexval(p[1]);
-                lo = hi >= 0 ? util_hexval(p[2]) : -1;
-            }
-            if (n >= STORAGE_MAX_KEY || (*p == '%' && (hi < 0 || lo < 0))) {
-                bad = 1;
-            } else if (*p == '%') {
-                key[n++] = (char)(hi << 4 | lo);
-                p += 2;
-            } else {
-                key[n++] = *p;
-            }
-        }
-        if (!bad && n > 0 && storage_s3_public_read(srv->st, bucket, key, n)) {
+        const char *raw_key = req->path + 1 + strlen(bucket) + 1;
+        if (storage_s3_public_read(srv->st, bucket, raw_key)) {
             storage_s3_handle(srv->st, &srv->s3, req, resp);
             return;
         }

@@ -728,7 +728,7 @@ static void delete_object(s3_ctx_t *c)
 }
 
 /* Percent-decode in place; returns the new length or -1. */
-static long pct_decode(char *s, size_t n)
+long s3_pct_decode(char *s, size_t n)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -757,7 +757,7 @@ static void copy_object(s3_ctx_t *c)
     char *q = strchr(path, '?');
     if (q != NULL)
         *q = '\0'; /* versionId: one version per key here */
-    long n = pct_decode(path, strlen(path));
+    long n = s3_pct_decode(path, strlen(path));
     char *slash = n > 0 ? memchr(path, '/', (size_t)n) : NULL;
     if (slash == NULL || slash == path || slash - path > STORAGE_MAX_BUCKET ||
         (long)(slash - path) + 1 >= n) {
@@ -957,7 +957,7 @@ static int parse_path(s3_ctx_t *c)
         return -1;
     }
     c->key = xstrndup(slash + 1, rawlen);
-    long n = pct_decode(c->key, rawlen);
+    long n = s3_pct_decode(c->key, rawlen);
     if (n <= 0 || memchr(c->key, '\0', (size_t)n) != NULL) {
         s3_error(c, 400, "InvalidURI", "Couldn't parse the specified URI.");
         return -1;
@@ -1162,7 +1162,7 @@ int storage_s3_action(const http_req_t *req, char *action, size_t actionsz, char
     if (raw > STORAGE_MAX_KEY * 3)
         raw = STORAGE_MAX_KEY * 3;
     char *copy = xstrndup(slash + 1, raw);
-    long n = pct_decode(copy, raw);
+    long n = s3_pct_decode(copy, raw);
     snprintf(key, sizeof key, "%s", n > 0 ? copy : "");
     free(copy);
     snprintf(resource, resourcesz, "arn:aws:s3:::%s/%s", bucket, key);
@@ -1178,7 +1178,7 @@ int storage_s3_copy_source_arn(const char *source, char *out, size_t outsz)
     char *q = strchr(copy, '?');
     if (q != NULL)
         *q = '\0';
-    long n = pct_decode(copy, strlen(copy));
+    long n = s3_pct_decode(copy, strlen(copy));
     int ok = n > 0 && memchr(copy, '/', (size_t)n) != NULL && (size_t)n == strlen(copy);
     if (ok)
         snprintf(out, outsz, "arn:aws:s3:::%s", copy);

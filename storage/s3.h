@@ -37,6 +37,10 @@ void s3_storage_error(s3_ctx_t *c, int rc);
 /* Answer `status` with the XML document in b (taken over). */
 void s3_send_xml(s3_ctx_t *c, int status, buf_t *b);
 
+/* Percent-decode s[0..n) in place (a '+' stays a '+'), NUL-terminating it.
+ * Returns the decoded length, or -1 for a malformed escape. */
+long s3_pct_decode(char *s, size_t n);
+
 /* The decoded query parameter `name` of the request into out (size outsz):
  * its length, -1 when absent, -2 when malformed or too long. */
 int s3_param(const s3_ctx_t *c, const char *name, char *out, size_t outsz);

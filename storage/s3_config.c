@@ -301,10 +301,17 @@ static int principal_is_anyone(const json_t *p)
     return json_has_match(json_object_get(p, "AWS"), "*", 0);
 }
 
-int storage_s3_public_read(storage_t *st, const char *bucket, const char *key, size_t key_len)
+int storage_s3_public_read(storage_t *st, const char *bucket, const char *raw_key)
 {
-    if (!storage_bucket_name_valid(bucket) || key_len > STORAGE_MAX_KEY)
+    size_t raw_len = strlen(raw_key);
+    if (!storage_bucket_name_valid(bucket) || raw_len == 0 || raw_len > 3 * STORAGE_MAX_KEY)
         return 0;
+    char key[3 * STORAGE_MAX_KEY + 1];
+    memcpy(key, raw_key, raw_len + 1);
+    long decoded = s3_pct_decode(key, raw_len);
+    if (decoded <= 0 || decoded > STORAGE_MAX_KEY)
+        return 0;
+    size_t key_len = (size_t)decoded;
     char *doc = config_get(st, bucket, "policy");
     if (doc == NULL)
         return 0;

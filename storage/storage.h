@@ -271,8 +271,9 @@ int storage_s3_action(const struct http_req *req, char *action, size_t actionsz,
                       size_t resourcesz, char *prefix, size_t prefixsz);
 
 /* Is an anonymous GET of bucket/key allowed by the bucket's policy (a
- * statement allowing s3:GetObject to Principal "*", no matching Deny)? */
-int storage_s3_public_read(storage_t *s, const char *bucket, const char *key, size_t key_len);
+ * statement allowing s3:GetObject to Principal "*", no matching Deny)?
+ * raw_key is the key as sent in the path (percent-encoded). */
+int storage_s3_public_read(storage_t *s, const char *bucket, const char *raw_key);
 /* Does any bucket have a policy? (a hint that spares the website's hot path
  * the lookup above while no bucket has one) */
 int storage_s3_has_public_policy(storage_t *s);
