@@ -34,7 +34,11 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test unit integration asan ubsan bench format clean deps deps-apt deps-npm
 
-all: deps-apt $(BUILD)/cloudlet
+# Example functions that need building: shout is a custom runtime in C.
+SHOUT := functions/examples/shout/bootstrap
+LAMBDA_RT := functions/runtimes/c/lambda_runtime.c
+
+all: deps-apt $(BUILD)/cloudlet $(SHOUT)
 
 # ---- installing what is missing (Debian 12) ----
 APT_PKGS := gcc make pkg-config libmicrohttpd-dev libssl-dev libjwt-dev libjansson-dev \
@@ -66,6 +70,13 @@ $(BUILD)/%.o: %.c | deps-apt
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The C runtime library is the functions' code, not the server's: shout and
+# its unit test link it directly.
+$(SHOUT): functions/examples/shout/main.c functions/examples/shout/shout.c \
+          functions/examples/shout/shout.h $(LAMBDA_RT) functions/runtimes/c/lambda_runtime.h | deps-apt
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Ifunctions/runtimes/c -o $@ \
+	    functions/examples/shout/main.c functions/examples/shout/shout.c $(LAMBDA_RT)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | deps-apt
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(PKG_LIBS) -lcmocka
@@ -73,7 +84,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | deps-apt
 # ---- run ----
 LISTEN ?= 127.0.0.1:8080
 DATA ?= var
-run: deps $(BUILD)/cloudlet
+run: deps $(BUILD)/cloudlet $(SHOUT)
 	@mkdir -p $(DATA)
 	$(BUILD)/cloudlet site deploy web/dist --data $(DATA)
 	@echo "cloudlet: serving http://$(LISTEN)/ (Ctrl-C to stop)"
@@ -81,13 +92,13 @@ run: deps $(BUILD)/cloudlet
 
 # ---- tests ----
 # tests/run.sh runs each suite, sums the counts and prints "N passed, N failed" last.
-test: deps $(BUILD)/cloudlet $(UNIT_BINS)
+test: deps $(BUILD)/cloudlet $(SHOUT) $(UNIT_BINS)
 	@BUILD=$(BUILD) tests/run.sh all
 
 unit: deps-apt $(UNIT_BINS)
 	@BUILD=$(BUILD) tests/run.sh unit
 
-integration: deps $(BUILD)/cloudlet
+integration: deps $(BUILD)/cloudlet $(SHOUT)
 	@BUILD=$(BUILD) tests/run.sh integration
 
 asan:
@@ -103,7 +114,7 @@ deps-bench: bench/node_modules/.package-lock.json
 bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json | deps-apt
 	npm ci --prefix bench --no-audit --no-fund
 
-bench: deps deps-bench $(BUILD)/cloudlet
+bench: deps deps-bench $(BUILD)/cloudlet $(SHOUT)
 	bench/static.sh $(BUILD)/cloudlet
 	bench/auth.sh $(BUILD)/cloudlet
 	BUILD=$(BUILD) bench/sigv4.sh
@@ -114,6 +125,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan $(SHOUT)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -75,6 +75,14 @@ int http_query_param(const char *query, const char *name, char *out, size_t outs
     return -1;
 }
 
+http_later_t *http_defer(const http_req_t *req, http_resp_t *resp)
+{
+    if (req->later == NULL)
+        return NULL;
+    resp->deferred = 1;
+    return req->later;
+}
+
 void http_resp_init(http_resp_t *resp)
 {
     resp->status = 200;
@@ -84,6 +92,7 @@ void http_resp_init(http_resp_t *resp)
     resp->release = NULL;
     resp->release_cls = NULL;
     resp->arena_used = 0;
+    resp->deferred = 0;
     resp->nspill = 0;
 }
 

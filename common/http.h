@@ -57,7 +57,10 @@ typedef struct http_req {
     /* Who signed the request, filled by server/ after the signature was
      * verified (sts/); NULL for unsigned requests. */
     const struct http_caller *caller;
+    /* Set by server/ where a handler may answer later (http_defer). */
+    struct http_later *later;
 } http_req_t;
+
 
 /* The verified signer of a request: filled by sts/ from the root
  * credentials or from a temporary credential's sealed session token. */
@@ -112,7 +115,27 @@ typedef struct http_resp {
     size_t arena_used;
     void *spill[HTTP_RESP_MAX_HEADERS];
     int nspill;
+    int deferred; /* set by http_defer: the server waits for http_later_done */
 } http_resp_t;
+
+/* An answer that comes later: a function invoke waits for its instance
+ * without holding a server thread. The handler calls http_defer and keeps
+ * the returned pointer and its resp; later, from any thread, it fills that
+ * resp and calls http_later_done exactly once. Until then req and resp stay
+ * valid (the connection is suspended); after, it must not touch either. */
+typedef struct http_later {
+    void (*done)(struct http_later *l); /* server/'s */
+} http_later_t;
+
+/* Mark resp as answered later and return the token, or NULL when this route
+ * cannot defer (req->later unset): then answer at once. */
+http_later_t *http_defer(const http_req_t *req, http_resp_t *resp);
+
+/* Send the response filled since http_defer. */
+static inline void http_later_done(http_later_t *l)
+{
+    l->done(l);
+}
 
 /* Prepare an empty 200 response. */
 void http_resp_init(http_resp_t *resp);

@@ -42,6 +42,9 @@ void config_defaults(config_t *cfg)
     cfg->roles = NULL;
     cfg->identity_pools = NULL;
     cfg->sts_default_duration = 3600;
+    cfg->fn_keep_warm = 300;
+    cfg->fn_max_concurrency = 16;
+    cfg->fn_event_retry_ms = 1000;
     cfg->sts_min_duration = 900;
 }
 
@@ -58,6 +61,10 @@ void config_free(config_t *cfg)
     json_decref(cfg->user_pools);
     json_decref(cfg->roles);
     json_decref(cfg->identity_pools);
+    json_decref(cfg->functions);
+    free(cfg->fn_examples_dir);
+    free(cfg->fn_node);
+    free(cfg->fn_python);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -112,6 +119,17 @@ static const field_t top_fields[] = {
     {"userPools", F_ARRAY, OFF(user_pools), 0, 0},
     {"roles", F_ARRAY, OFF(roles), 0, 0},
     {"identityPools", F_ARRAY, OFF(identity_pools), 0, 0},
+    {"functions", F_ARRAY, OFF(functions), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const field_t lambda_fields[] = {
+    {"keepWarmSeconds", F_UINT, OFF(fn_keep_warm), 1, 86400},
+    {"maxConcurrency", F_UINT, OFF(fn_max_concurrency), 1, 1000},
+    {"eventRetryMs", F_UINT, OFF(fn_event_retry_ms), 1, 3600000},
+    {"examplesDir", F_OPT_STRING, OFF(fn_examples_dir), 0, 0},
+    {"node", F_OPT_STRING, OFF(fn_node), 0, 0},
+    {"python", F_OPT_STRING, OFF(fn_python), 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -159,6 +177,7 @@ static const struct {
     {"site", site_fields},
     {"auth", auth_fields},
     {"sts", sts_fields},
+    {"lambda", lambda_fields},
     {NULL, NULL},
 };
 

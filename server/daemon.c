@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -41,12 +42,12 @@ struct server {
     storage_t *st;
     auth_t *auth;
     sts_t *sts;
+    fn_t *fn;
     char endpoint[300]; /* public base URL, no trailing slash */
     struct MHD_Daemon *mhd;
     storage_site_opts_t site;
     storage_s3_opts_t s3;
-    char *wellknown; /* prebuilt /.well-known/cloudlet.json */
-    size_t wellknown_len;
+    pthread_mutex_t later_lk; /* orders a handler's suspend against its later answer */
     atomic_int inflight;
     atomic_int public_hint; /* some bucket may have a policy (public read) */
     uint64_t id_base;
@@ -74,7 +75,9 @@ struct route {
 
 /* PHASE_DISCARD: a chunked body passed the limit; the rest is read and
  * dropped (up to DISCARD_MAX bytes) so that a 413 can still be sent. */
-enum { PHASE_NEW, PHASE_BODY, PHASE_DISCARD, PHASE_DONE };
+/* PHASE_WAIT: the handler deferred its answer (http_defer); the connection
+ * is suspended until http_later_done resumes it. */
+enum { PHASE_NEW, PHASE_BODY, PHASE_DISCARD, PHASE_WAIT, PHASE_DONE };
 #define DISCARD_MAX ((size_t)16 << 20)
 
 typedef struct request {
@@ -86,6 +89,9 @@ typedef struct request {
     buf_t body;
     size_t discarded;
     http_req_t req;
+    struct MHD_Connection *conn;
+    http_later_t later;
+    int suspended, ready; /* under srv->later_lk */
     char remote[48];
     int status;
     size_t bytes;
@@ -94,6 +100,8 @@ typedef struct request {
 } request_t;
 
 /* ---- Handlers that belong to server/ itself ---- */
+
+static char *build_wellknown(const server_t *srv);
 
 static void handle_health(server_t *srv, const http_req_t *req, http_resp_t *resp,
                           const route_t *route)
@@ -107,9 +115,11 @@ static void handle_health(server_t *srv, const http_req_t *req, http_resp_t *res
 static void handle_wellknown(server_t *srv, const http_req_t *req, http_resp_t *resp,
                              const route_t *route)
 {
+    /* Built per request: functions come and go through the Lambda API. */
+    char *body = build_wellknown(srv);
     http_resp_header(resp, "Content-Type", "application/json");
     http_resp_header(resp, "Cache-Control", "no-cache");
-    http_resp_body_static(resp, srv->wellknown, srv->wellknown_len);
+    http_resp_body_owned(resp, body, strlen(body));
 }
 
 /* The first path segment ("/bucket/...") into out; 0 if it cannot be a bucket. */
@@ -239,6 +249,20 @@ static void handle_sts(server_t *srv, const http_req_t *req, http_resp_t *resp,
     sts_handle_sts(srv->sts, req, resp);
 }
 
+/* A bucket notification for a function: queue it as an Event invoke. */
+static void s3_event_to_function(void *ctx, const char *function_arn, const char *event,
+                                 size_t len)
+{
+    server_t *srv = ctx;
+    const char *name = strstr(function_arn, ":function:");
+    char fn_name[80];
+    if (name == NULL)
+        return;
+    snprintf(fn_name, sizeof fn_name, "%.*s", (int)strcspn(name + 10, ":"), name + 10);
+    if (fn_enqueue(srv->fn, fn_name, event, len) != 0)
+        log_warn("s3: bucket event for %s dropped: no such function or queue full", fn_name);
+}
+
 static void handle_s3(server_t *srv, const http_req_t *req, http_resp_t *resp,
                       const route_t *route)
 {
@@ -311,12 +335,23 @@ static void handle_unknown_target(server_t *srv, const http_req_t *req, http_res
                req->request_id);
 }
 
-static void handle_not_built(server_t *srv, const http_req_t *req, http_resp_t *resp,
-                             const route_t *route)
+static void handle_lambda(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                          const route_t *route)
 {
-    char msg[200];
-    snprintf(msg, sizeof msg, "cloudlet does not provide the %s yet.", route->what);
-    http_error(resp, route->proto, 501, "NotImplemented", msg, NULL, req->request_id);
+    fn_handle_api(srv->fn, req, resp);
+}
+
+static int describe_lambda(server_t *srv, const http_req_t *req, char *action, size_t actionsz,
+                           char *resource, size_t resourcesz, json_t **context)
+{
+    return fn_request_action(srv->fn, req, action, actionsz, resource, resourcesz);
+}
+
+/* Function URLs judge their own callers: AuthType NONE needs no signature. */
+static void handle_fn_url(server_t *srv, const http_req_t *req, http_resp_t *resp,
+                          const route_t *route)
+{
+    fn_handle_url(srv->fn, req, resp);
 }
 
 /* CORS preflight: the SDKs and Amplify send these from browsers (wire doc 0). */
@@ -387,8 +422,11 @@ static const route_t R_TARGET = {"unknown", HTTP_PROTO_JSON, handle_unknown_targ
                                  "RequestEntityTooLargeException", "", NULL, NULL};
 static const route_t R_STS = {"sts", HTTP_PROTO_QUERY, handle_sts, "RequestEntityTooLarge",
                               "STS API", "sts", describe_sts};
-static const route_t R_LAMBDA = {"lambda", HTTP_PROTO_JSON, handle_not_built,
-                                 "RequestTooLargeException", "Lambda API", NULL, NULL};
+static const route_t R_LAMBDA = {"lambda", HTTP_PROTO_JSON, handle_lambda,
+                                 "RequestTooLargeException", "Lambda API", "lambda",
+                                 describe_lambda};
+static const route_t R_FN_URL = {"lambda-url", HTTP_PROTO_JSON, handle_fn_url,
+                                 "RequestTooLargeException", "function URL", NULL, NULL};
 static const route_t R_S3 = {"s3", HTTP_PROTO_S3, handle_s3, "EntityTooLarge", "S3 API", "s3",
                              describe_s3};
 static const route_t R_WEBSITE = {"website", HTTP_PROTO_WEBSITE, handle_website, "EntityTooLarge",
@@ -467,6 +505,8 @@ static const route_t *pick_route(const http_req_t *req)
     }
     if (is_lambda_path(path))
         return &R_LAMBDA;
+    if (strncmp(path, "/fn/", 4) == 0)
+        return &R_FN_URL;
     if (http_header(req, "Authorization") != NULL || query_is_signed(req->query))
         return &R_S3;
     if (get)
@@ -555,6 +595,20 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
+/* http_later_done: the deferred answer is in r->resp; wake the connection
+ * if the handler already suspended it (otherwise on_request sends it). */
+static void later_done(http_later_t *l)
+{
+    request_t *r = (request_t *)((char *)l - offsetof(request_t, later));
+    pthread_mutex_lock(&r->srv->later_lk);
+    r->ready = 1;
+    if (r->suspended) {
+        r->suspended = 0;
+        MHD_resume_connection(r->conn);
+    }
+    pthread_mutex_unlock(&r->srv->later_lk);
+}
+
 /* Fill the request fields that come from the request line and the connection. */
 static void start_request(server_t *srv, request_t *r, struct MHD_Connection *c,
                           const char *method)
@@ -573,7 +627,12 @@ static void start_request(server_t *srv, request_t *r, struct MHD_Connection *c,
     r->req.header_fn = lookup_header;
     r->req.each_fn = each_header;
     r->req.conn = c;
+    r->conn = c;
     r->route = pick_route(&r->req);
+    if (r->route == &R_LAMBDA || r->route == &R_FN_URL) {
+        r->later.done = later_done;
+        r->req.later = &r->later;
+    }
     /* The website is the hot path and does not need it; the services do. */
     if (r->route != &R_WEBSITE) {
         client_address(c, r->remote, sizeof r->remote);
@@ -698,6 +757,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->phase == PHASE_DONE)
         return MHD_YES;
+    if (r->phase == PHASE_WAIT)
+        return r->ready ? send_response(r, c) : MHD_YES;
     if (r->phase == PHASE_DISCARD)
         return send_too_large(r, c);
 
@@ -731,6 +792,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         json_decref(context);
     }
     r->route->handler(srv, &r->req, &r->resp, r->route);
+    if (r->resp.deferred) {
+        /* The answer may already have come on another thread; if not, the
+         * connection sleeps without holding this thread until it does. */
+        r->phase = PHASE_WAIT;
+        pthread_mutex_lock(&srv->later_lk);
+        int ready = r->ready;
+        if (!ready) {
+            r->suspended = 1;
+            MHD_suspend_connection(c);
+        }
+        pthread_mutex_unlock(&srv->later_lk);
+        return ready ? send_response(r, c) : MHD_YES;
+    }
     return send_response(r, c);
 }
 
@@ -830,18 +904,22 @@ static char *build_wellknown(const server_t *srv)
     buf_json_escape(&b, idpool, strlen(idpool));
     buf_puts(&b, "\",\"siteBucket\":\"");
     buf_json_escape(&b, cfg->site_bucket, strlen(cfg->site_bucket));
-    buf_puts(&b, "\",\"functions\":[]}");
+    char *names = fn_names_json(srv->fn);
+    buf_printf(&b, "\",\"functions\":%s}", names);
+    free(names);
     return buf_steal(&b, NULL);
 }
 
-server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *sts, char *err,
-                       size_t errsz)
+server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *sts, fn_t *fn,
+                       char *err, size_t errsz)
 {
     server_t *srv = xcalloc(1, sizeof *srv);
     srv->cfg = cfg;
     srv->st = st;
     srv->auth = auth;
     srv->sts = sts;
+    srv->fn = fn;
+    pthread_mutex_init(&srv->later_lk, NULL);
     public_endpoint(cfg, srv->endpoint, sizeof srv->endpoint);
     srv->site.bucket = cfg->site_bucket;
     srv->site.index_doc = cfg->index_doc;
@@ -849,9 +927,9 @@ server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *
     srv->site.spa_fallback = cfg->spa_fallback;
     srv->s3.region = cfg->region;
     srv->s3.max_object = cfg->max_body;
+    srv->s3.notify = s3_event_to_function;
+    srv->s3.notify_ctx = srv;
     atomic_init(&srv->public_hint, storage_s3_has_public_policy(st));
-    srv->wellknown = build_wellknown(srv);
-    srv->wellknown_len = strlen(srv->wellknown);
     util_random(&srv->id_base, sizeof srv->id_base);
     atomic_init(&srv->inflight, 0);
     atomic_init(&srv->id_next, 0);
@@ -859,7 +937,7 @@ server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, cfg->listen_host, &sin->sin_addr) == 1) {
@@ -897,7 +975,7 @@ server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *
              cfg->listen_port, threads, cfg->data_dir);
     return srv;
 err:
-    free(srv->wellknown);
+    pthread_mutex_destroy(&srv->later_lk);
     free(srv);
     return NULL;
 }
@@ -919,6 +997,6 @@ void server_stop(server_t *srv, unsigned grace_ms)
     MHD_stop_daemon(srv->mhd);
     if (left > 0)
         log_warn("stopped with %d requests unfinished after %u ms", left, grace_ms);
-    free(srv->wellknown);
+    pthread_mutex_destroy(&srv->later_lk);
     free(srv);
 }

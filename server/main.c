@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/seal.h"
 #include "common/util.h"
+#include "functions/functions.h"
 #include "sts/sts.h"
 #include "server/server.h"
 #include "storage/storage.h"
@@ -132,6 +133,63 @@ static void raise_fd_limit(void)
     }
 }
 
+/* The checkout cloudlet runs from: build/cloudlet's grandparent, where
+ * functions/runtimes and node_modules are; else the working directory. */
+static void project_root(char *out, size_t n)
+{
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(exe, '/');
+            if (slash != NULL)
+                *slash = '\0';
+        }
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/functions/runtimes", exe);
+        if (access(probe, F_OK) == 0) {
+            snprintf(out, n, "%s", exe);
+            return;
+        }
+    }
+    snprintf(out, n, ".");
+}
+
+static int open_functions(const config_t *cfg, storage_t *st, sts_t *sts, fn_t **fn, char *err,
+                          size_t errsz)
+{
+    char root[4096], examples[4200], runtimes[4200], sdk[4200], endpoint[300];
+    project_root(root, sizeof root);
+    snprintf(examples, sizeof examples, "%s/functions/examples", root);
+    snprintf(runtimes, sizeof runtimes, "%s/functions/runtimes", root);
+    snprintf(sdk, sizeof sdk, "%s/node_modules", root);
+    if (cfg->endpoint != NULL)
+        snprintf(endpoint, sizeof endpoint, "%s", cfg->endpoint);
+    else if (strchr(cfg->listen_host, ':') != NULL)
+        snprintf(endpoint, sizeof endpoint, "http://[%s]:%u", cfg->listen_host, cfg->listen_port);
+    else
+        snprintf(endpoint, sizeof endpoint, "http://%s:%u", cfg->listen_host, cfg->listen_port);
+    fn_options_t fo = {0};
+    fn_default_options(&fo);
+    fo.st = st;
+    fo.sts = sts;
+    fo.data_dir = cfg->data_dir;
+    fo.region = cfg->region;
+    fo.account_id = cfg->account_id;
+    fo.endpoint = endpoint;
+    fo.examples_dir = cfg->fn_examples_dir != NULL ? cfg->fn_examples_dir : examples;
+    fo.runtimes_dir = runtimes;
+    fo.sdk_dir = access(sdk, F_OK) == 0 ? sdk : NULL;
+    fo.functions = cfg->functions;
+    fo.node = cfg->fn_node;
+    fo.python = cfg->fn_python;
+    fo.keep_warm_seconds = cfg->fn_keep_warm;
+    fo.max_concurrency = cfg->fn_max_concurrency;
+    fo.event_retry_ms = cfg->fn_event_retry_ms;
+    return fn_open(fn, &fo, err, errsz);
+}
+
 static int cmd_serve(const config_t *cfg)
 {
     /* Block the stop signals in every thread; this one waits for them. */
@@ -154,6 +212,7 @@ static int cmd_serve(const config_t *cfg)
     sts_t *sts = NULL;
     auth_t *auth = NULL;
     server_t *srv = NULL;
+    fn_t *fn = NULL;
     snprintf(path, sizeof path, "%s/server-key", cfg->data_dir);
     if (seal_key_load(path, &key, err, sizeof err) != 0)
         goto out;
@@ -186,18 +245,26 @@ static int cmd_serve(const config_t *cfg)
         goto out;
     log_info("root credentials: access key %s from %s", sts_root_access_key_id(sts),
              sts_root_source(sts));
-    srv = server_start(cfg, st, auth, sts, err, sizeof err);
-    if (srv == NULL)
+    if (open_functions(cfg, st, sts, &fn, err, sizeof err) != 0)
+        goto out;
+    srv = server_start(cfg, st, auth, sts, fn, err, sizeof err);
+    if (srv == NULL || fn_start(fn, err, sizeof err) != 0)
         goto out;
     int sig = 0;
     sigwait(&stop, &sig);
     log_info("received %s: finishing requests in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    /* Invokes wait on suspended connections: answer them first. */
+    fn_shutdown(fn);
     server_stop(srv, SHUTDOWN_GRACE_MS);
+    srv = NULL;
     log_info("stopped");
     rc = 0;
 out:
     if (rc != 0)
         log_error("%s", err);
+    fn_shutdown(fn);
+    server_stop(srv, SHUTDOWN_GRACE_MS);
+    fn_close(fn);
     sts_close(sts);
     auth_close(auth);
     seal_key_wipe(&key);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "functions/functions.h"
 #include "storage/storage.h"
 #include "sts/sts.h"
 
@@ -41,6 +42,13 @@ typedef struct config {
     struct json_t *identity_pools; /* identityPools: validated by sts/; NULL = default pool */
     unsigned sts_default_duration; /* sts.defaultDurationSeconds: 3600 */
     unsigned sts_min_duration;     /* sts.minDurationSeconds: 900 */
+    struct json_t *functions;      /* functions: validated by functions/; NULL = none */
+    unsigned fn_keep_warm;         /* lambda.keepWarmSeconds: 300 */
+    unsigned fn_max_concurrency;   /* lambda.maxConcurrency: 16 */
+    unsigned fn_event_retry_ms;    /* lambda.eventRetryMs: 1000 */
+    char *fn_examples_dir;         /* lambda.examplesDir: NULL = <root>/functions/examples */
+    char *fn_node;                 /* lambda.node, lambda.python: NULL = search */
+    char *fn_python;
 } config_t;
 
 /* Fill *cfg with the defaults. */
@@ -56,11 +64,12 @@ void config_free(config_t *cfg);
 
 typedef struct server server_t;
 
-/* Start serving on cfg's address with storage `st`, identity `auth` and the
- * gate `sts` (all borrowed; they must outlive the server). Returns NULL with
+/* Start serving on cfg's address with storage `st`, identity `auth`, the
+ * gate `sts` and the functions `fn` (all borrowed; they must outlive the
+ * server; fn_shutdown must come before server_stop). Returns NULL with
  * a message in err on failure. */
-server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *sts, char *err,
-                       size_t errsz);
+server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *sts, fn_t *fn,
+                       char *err, size_t errsz);
 /* Stop accepting, wait up to grace_ms for requests in flight, then stop the
  * daemon and free the server. Accepts NULL. */
 void server_stop(server_t *srv, unsigned grace_ms);

@@ -597,6 +597,7 @@ static void put_object(s3_ctx_t *c)
         goto out;
     }
     http_resp_headerf(c->resp, "ETag", "\"%s\"", etag);
+    s3_notify(c, "ObjectCreated:Put", len, etag);
     /* Echo the stored checksum, as S3 does. */
     for (size_t off = 0; off < headers.len;) {
         const char *name = headers.data + off;
@@ -725,6 +726,8 @@ static void delete_object(s3_ctx_t *c)
         return;
     }
     c->resp->status = 204;
+    if (rc == 0)
+        s3_notify(c, "ObjectRemoved:Delete", 0, "");
 }
 
 /* Percent-decode in place; returns the new length or -1. */
@@ -795,6 +798,7 @@ static void copy_object(s3_ctx_t *c)
         s3_storage_error(c, rc);
         goto out;
     }
+    s3_notify(c, "ObjectCreated:Copy", obj.size, etag);
     char date[25];
     util_iso8601_ms(util_now_ms(), date);
     buf_t b;
@@ -980,7 +984,7 @@ static void not_implemented(s3_ctx_t *c, const char *what)
 /* Subresources cloudlet does not implement: answered 501 in S3's shape. */
 static const char *const unsupported[] = {
     "acl",       "analytics", "accelerate", "encryption", "intelligent-tiering", "inventory",
-    "lifecycle", "logging",   "metrics",    "notification", "object-lock",        "ownershipControls",
+    "lifecycle", "logging",   "metrics",    "object-lock",        "ownershipControls",
     "publicAccessBlock", "replication", "requestPayment", "restore", "select", "tagging",
     "torrent",   "versioning", "versions",  "legal-hold", "retention", "attributes", NULL};
 
@@ -1006,7 +1010,7 @@ static const char *unsupported_param(const char *q)
 void storage_s3_handle(storage_t *st, const storage_s3_opts_t *o, const http_req_t *req,
                        http_resp_t *resp)
 {
-    s3_ctx_t c = {st, req, resp, "", NULL, 0, o->max_object};
+    s3_ctx_t c = {st, req, resp, "", NULL, 0, o->max_object, o};
     if (parse_path(&c) != 0)
         goto out;
     const char *u = unsupported_param(req->query);
@@ -1024,7 +1028,8 @@ void storage_s3_handle(storage_t *st, const storage_s3_opts_t *o, const http_req
         goto out;
     }
     if (c.key == NULL) {
-        static const char *const configs[] = {"cors", "website", "policy", NULL};
+        static const char *const configs[] = {"cors", "website", "policy", "notification",
+                                              NULL};
         for (const char *const *k = configs; *k; k++) {
             if (has_param(&c, *k)) {
                 s3_bucket_config(&c, *k);
@@ -1107,8 +1112,10 @@ int storage_s3_action(const http_req_t *req, char *action, size_t actionsz, char
                        {"website", "s3:GetBucketWebsite", "s3:PutBucketWebsite",
                         "s3:DeleteBucketWebsite"},
                        {"policy", "s3:GetBucketPolicy", "s3:PutBucketPolicy",
-                        "s3:DeleteBucketPolicy"}};
-        for (size_t i = 0; i < 3; i++) {
+                        "s3:DeleteBucketPolicy"},
+                       {"notification", "s3:GetBucketNotification", "s3:PutBucketNotification",
+                        "s3:PutBucketNotification"}};
+        for (size_t i = 0; i < 4; i++) {
             if (HAS(configs[i].param)) {
                 snprintf(action, actionsz, "%s",
                          m == HTTP_GET ? configs[i].get

@@ -26,6 +26,7 @@ typedef struct s3_ctx {
     char *key;                           /* decoded key (may hold any byte but NUL), NULL for bucket ops */
     size_t key_len;
     size_t max_object; /* largest object a single PUT may store */
+    const storage_s3_opts_t *opts;
 } s3_ctx_t;
 
 /* Answer with an S3 XML error (wire doc 6.4). `resource` may be NULL. */
@@ -69,6 +70,11 @@ void s3_checksum_b64(const char *algorithm, const void *p, size_t n, char out[64
 
 /* PUT/GET/DELETE /b?cors, ?website, ?policy (kind "cors", "website", "policy"). */
 void s3_bucket_config(s3_ctx_t *c, const char *kind);
+
+/* After a successful write or delete of c->key: send the bucket's matching
+ * notifications (event_name e.g. "ObjectCreated:Put"). Cheap when the bucket
+ * has none. */
+void s3_notify(s3_ctx_t *c, const char *event_name, uint64_t size, const char *etag);
 
 /* ---- s3_multipart.c ---- */
 

@@ -209,6 +209,36 @@ static int valid_policy(const char *doc, char *why, size_t whysz)
     return ok;
 }
 
+/* <NotificationConfiguration>: each <CloudFunctionConfiguration> (the SDK's
+ * LambdaFunctionConfigurations) names a function and at least one s3:
+ * event; queue and topic targets do not exist here. */
+static int valid_notification(const char *x, char *why, size_t whysz)
+{
+    if (strstr(x, "<NotificationConfiguration") == NULL) {
+        snprintf(why, whysz, "The document is not a NotificationConfiguration");
+        return 0;
+    }
+    if (strstr(x, "<QueueConfiguration>") != NULL || strstr(x, "<TopicConfiguration>") != NULL) {
+        snprintf(why, whysz, "cloudlet delivers bucket events to functions only "
+                             "(LambdaFunctionConfigurations)");
+        return 0;
+    }
+    const char *p = x;
+    while ((p = strstr(p, "<CloudFunctionConfiguration>")) != NULL) {
+        const char *end = strstr(p, "</CloudFunctionConfiguration>");
+        char arn[300], ev[128];
+        if (end == NULL || xml_text(p, end, "CloudFunction", arn, sizeof arn) == NULL ||
+            strncmp(arn, "arn:aws:lambda:", 15) != 0 ||
+            xml_text(p, end, "Event", ev, sizeof ev) == NULL || strncmp(ev, "s3:", 3) != 0) {
+            snprintf(why, whysz, "Each LambdaFunctionConfiguration needs a function ARN and at "
+                                 "least one s3: event");
+            return 0;
+        }
+        p = end;
+    }
+    return 1;
+}
+
 void s3_bucket_config(s3_ctx_t *c, const char *kind)
 {
     static const struct {
@@ -219,9 +249,10 @@ void s3_bucket_config(s3_ctx_t *c, const char *kind)
         {"website", "NoSuchWebsiteConfiguration",
          "The specified bucket does not have a website configuration", "application/xml"},
         {"policy", "NoSuchBucketPolicy", "The bucket policy does not exist", "application/json"},
+        {"notification", NULL, NULL, "application/xml"},
     };
     size_t k = 0;
-    while (k < 3 && strcmp(kinds[k].kind, kind) != 0)
+    while (k < 4 && strcmp(kinds[k].kind, kind) != 0)
         k++;
     storage_view_t *v;
     storage_bucket_info_t info;
@@ -237,7 +268,10 @@ void s3_bucket_config(s3_ctx_t *c, const char *kind)
     http_method_t m = c->req->method;
     if (m == HTTP_GET) {
         char *doc = config_get(c->st, c->bucket, kind);
-        if (doc == NULL)
+        if (doc == NULL && k == 3)
+            send_doc(c, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                        "<NotificationConfiguration xmlns=\"" XMLNS "\"/>", kinds[k].ctype);
+        else if (doc == NULL)
             s3_error(c, 404, kinds[k].missing_code, kinds[k].missing_msg);
         else
             send_doc(c, doc, kinds[k].ctype);
@@ -261,10 +295,15 @@ void s3_bucket_config(s3_ctx_t *c, const char *kind)
     if (read_doc(c, &doc) != 0)
         return;
     char why[300] = "";
-    int ok = k == 0 ? valid_cors(doc) : k == 1 ? valid_website(doc) : valid_policy(doc, why, sizeof why);
+    int ok = k == 0   ? valid_cors(doc)
+             : k == 1 ? valid_website(doc)
+             : k == 2 ? valid_policy(doc, why, sizeof why)
+                      : valid_notification(doc, why, sizeof why);
     if (!ok) {
         if (k == 2)
             s3_error(c, 400, "MalformedPolicy", why);
+        else if (k == 3)
+            s3_error(c, 400, "InvalidArgument", why);
         else
             s3_error(c, 400, "MalformedXML",
                      "The XML you provided was not well-formed or did not validate against our "
@@ -483,4 +522,104 @@ int storage_s3_cors(storage_t *st, const char *bucket, const char *origin, const
     }
     free(doc);
     return allowed ? 1 : -1;
+}
+
+/* ---- event notifications ---- */
+
+/* S3 events carry the key URL-encoded, spaces as '+'. */
+static void event_key(buf_t *b, const char *k, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)k[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '/') {
+            buf_append(b, k + i, 1);
+        } else if (ch == ' ') {
+            buf_puts(b, "+");
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            buf_append(b, e, 3);
+        }
+    }
+}
+
+/* Does the configuration block [p, end) want this event for this key? */
+static int wants(const char *p, const char *end, const char *event, const char *key,
+                 size_t key_len)
+{
+    int match = 0;
+    const char *q = p;
+    char ev[128];
+    while ((q = xml_text(q, end, "Event", ev, sizeof ev)) != NULL && !match)
+        match = wild_match(ev, event);
+    if (!match)
+        return 0;
+    const char *r = p;
+    while ((r = strstr(r, "<FilterRule>")) != NULL && r < end) {
+        const char *rend = strstr(r, "</FilterRule>");
+        char name[16], value[1100];
+        if (rend == NULL || xml_text(r, rend, "Name", name, sizeof name) == NULL ||
+            xml_text(r, rend, "Value", value, sizeof value) == NULL)
+            return 0;
+        size_t vl = strlen(value);
+        if (strcasecmp(name, "prefix") == 0 && (vl > key_len || memcmp(key, value, vl) != 0))
+            return 0;
+        if (strcasecmp(name, "suffix") == 0 &&
+            (vl > key_len || memcmp(key + key_len - vl, value, vl) != 0))
+            return 0;
+        r = rend;
+    }
+    return 1;
+}
+
+void s3_notify(s3_ctx_t *c, const char *event_name, uint64_t size, const char *etag)
+{
+    if (c->opts == NULL || c->opts->notify == NULL || c->key == NULL)
+        return;
+    char *doc = config_get(c->st, c->bucket, "notification");
+    if (doc == NULL)
+        return;
+    char event[64];
+    snprintf(event, sizeof event, "s3:%s", event_name);
+    const char *p = doc;
+    while ((p = strstr(p, "<CloudFunctionConfiguration>")) != NULL) {
+        const char *end = strstr(p, "</CloudFunctionConfiguration>");
+        char arn[300], id[256] = "";
+        if (end == NULL || xml_text(p, end, "CloudFunction", arn, sizeof arn) == NULL)
+            break;
+        xml_text(p, end, "Id", id, sizeof id);
+        if (wants(p, end, event, c->key, c->key_len)) {
+            char when[25], seq[17];
+            util_iso8601_ms(util_now_ms(), when);
+            snprintf(seq, sizeof seq, "%016llX", (unsigned long long)util_mono_ns());
+            const char *who = c->req->caller != NULL ? c->req->caller->user_id : "anonymous";
+            buf_t b;
+            buf_init(&b, 0);
+            buf_printf(&b, "{\"Records\":[{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\","
+                           "\"awsRegion\":\"%s\",\"eventTime\":\"%s\",\"eventName\":\"%s\","
+                           "\"userIdentity\":{\"principalId\":\"",
+                       c->opts->region, when, event_name);
+            buf_json_escape(&b, who, strlen(who));
+            buf_printf(&b, "\"},\"requestParameters\":{\"sourceIPAddress\":\"%s\"},"
+                           "\"responseElements\":{\"x-amz-request-id\":\"%s\","
+                           "\"x-amz-id-2\":\"%s\"},\"s3\":{\"s3SchemaVersion\":\"1.0\","
+                           "\"configurationId\":\"",
+                       c->req->remote != NULL ? c->req->remote : "127.0.0.1",
+                       c->req->request_id, c->req->request_id);
+            buf_json_escape(&b, id, strlen(id));
+            buf_printf(&b, "\",\"bucket\":{\"name\":\"%s\",\"ownerIdentity\":{\"principalId\":"
+                           "\"cloudlet\"},\"arn\":\"arn:aws:s3:::%s\"},\"object\":{\"key\":\"",
+                       c->bucket, c->bucket);
+            event_key(&b, c->key, c->key_len);
+            buf_printf(&b, "\"");
+            if (strncmp(event_name, "ObjectCreated", 13) == 0)
+                buf_printf(&b, ",\"size\":%llu,\"eTag\":\"%s\"", (unsigned long long)size, etag);
+            buf_printf(&b, ",\"sequencer\":\"%s\"}}}]}", seq);
+            c->opts->notify(c->opts->notify_ctx, arn, b.data, b.len);
+            buf_free(&b);
+        }
+        p = end;
+    }
+    free(doc);
 }

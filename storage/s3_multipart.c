@@ -1325,6 +1325,7 @@ void s3_complete_multipart(s3_ctx_t *c)
         s3_storage_error(c, rc);
         goto out;
     }
+    s3_notify(c, "ObjectCreated:CompleteMultipartUpload", total, etag);
     free(obj);
     obj = NULL;
 

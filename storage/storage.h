@@ -253,9 +253,17 @@ int storage_site_deploy_dir(storage_t *s, const char *bucket, const char *dir,
 
 /* ---- The S3 API (s3.c) ---- */
 
+/* An S3 event for a function (PutBucketNotificationConfiguration's
+ * LambdaFunctionConfigurations): `function_arn` and the event JSON in S3's
+ * format ({"Records":[...]}), both borrowed for the call. */
+typedef void (*storage_s3_notify_fn)(void *ctx, const char *function_arn, const char *event,
+                                     size_t len);
+
 typedef struct storage_s3_opts {
     const char *region;  /* for GetBucketLocation and x-amz-bucket-region */
     size_t max_object;   /* largest body a single PUT may store */
+    storage_s3_notify_fn notify; /* may be NULL: no events */
+    void *notify_ctx;
 } storage_s3_opts_t;
 
 /* Answer a request to the S3 REST API (path-style), already verified and

@@ -145,3 +145,45 @@ out:
         OPENSSL_cleanse(cred, sizeof *cred);
     return rc;
 }
+
+static const sts_role_t *role_named(const sts_t *s, const char *role)
+{
+    if (role == NULL || role[0] == '\0')
+        role = "cloudlet-function";
+    const sts_role_t *r = sts_role_by_arn(s, role);
+    return r != NULL ? r : sts_role_find(s, role);
+}
+
+int sts_role_exists(const sts_t *s, const char *role)
+{
+    return role_named(s, role) != NULL;
+}
+
+int sts_mint_role(const sts_t *s, const char *role, const char *session_name,
+                  unsigned duration, sts_creds_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const sts_role_t *r = role_named(s, role);
+    if (r == NULL)
+        return -1;
+    sts_session_t sess = {.role = r, .session_name = session_name, .duration = duration};
+    json_t *c = sts_session_mint(s, &sess, util_now_ms() / 1000);
+    if (c == NULL)
+        return -1;
+    snprintf(out->access_key_id, sizeof out->access_key_id, "%s",
+             json_string_value(json_object_get(c, "AccessKeyId")));
+    json_t *sec = json_object_get(c, "SecretAccessKey");
+    snprintf(out->secret, sizeof out->secret, "%s", json_string_value(sec));
+    OPENSSL_cleanse((char *)json_string_value(sec), json_string_length(sec));
+    out->session_token = xstrdup(json_string_value(json_object_get(c, "SessionToken")));
+    out->expiration = json_integer_value(json_object_get(c, "Expiration"));
+    json_decref(c);
+    return 0;
+}
+
+void sts_creds_wipe(sts_creds_t *c)
+{
+    OPENSSL_cleanse(c->secret, sizeof c->secret);
+    free(c->session_token);
+    c->session_token = NULL;
+}

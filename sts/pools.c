@@ -27,6 +27,7 @@
 #define T_IDPOOLS "idpools"
 #define T_META "sts-meta"
 #define DEFAULT_ROLE "cloudlet-authenticated"
+#define FUNCTION_ROLE "cloudlet-function"
 
 /* ---- roles ---- */
 
@@ -190,6 +191,31 @@ static sts_role_t *default_role(sts_t *s, const char *user_pool, char *err, size
     json_decref(doc);
     if (user_pool != NULL && user_pool[0] != '\0')
         json_array_append_new(r->trust_pools, json_string(user_pool));
+    if (rc != 0) {
+        role_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* The default execution role of functions: what a function's own code may
+ * do with the credentials it is started with (cloudlet's S3 and Lambda APIs).
+ * Nobody may assume it: it has no trust. */
+static sts_role_t *function_role(sts_t *s, char *err, size_t errsz)
+{
+    sts_role_t *r = role_new(s, FUNCTION_ROLE);
+    char *text = xasprintf(
+        "{\"Version\":\"2012-10-17\",\"Statement\":["
+        "{\"Sid\":\"Storage\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"},"
+        "{\"Sid\":\"Functions\",\"Effect\":\"Allow\",\"Action\":[\"lambda:InvokeFunction\","
+        "\"lambda:GetFunction\",\"lambda:ListFunctions\"],"
+        "\"Resource\":[\"arn:aws:lambda:%s:%s:function:*\",\"*\"]}"
+        "]}",
+        s->region, s->account_id);
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    int rc = add_policy(r, doc, "the default function role", err, errsz);
+    json_decref(doc);
     if (rc != 0) {
         role_free(r);
         return NULL;
@@ -490,6 +516,12 @@ int sts_pools_load(sts_t *s, const sts_options_t *o, char *err, size_t errsz)
     if (default_pools && sts_role_find(s, DEFAULT_ROLE) == NULL && s->nroles < STS_MAX_ROLES) {
         sts_role_t *r =
             default_role(s, s->auth ? auth_default_pool_id(s->auth) : NULL, err, errsz);
+        if (r == NULL)
+            return -1;
+        s->roles[s->nroles++] = r;
+    }
+    if (sts_role_find(s, FUNCTION_ROLE) == NULL && s->nroles < STS_MAX_ROLES) {
+        sts_role_t *r = function_role(s, err, errsz);
         if (r == NULL)
             return -1;
         s->roles[s->nroles++] = r;

@@ -108,6 +108,25 @@ int sts_authorize(const sts_t *s, const http_caller_t *caller, const char *actio
 int sts_request_action(const sts_t *s, const http_req_t *req, int query, char *action,
                        size_t actionsz, char *resource, size_t resourcesz);
 
+/* Temporary credentials for a function instance (execution role). */
+typedef struct sts_creds {
+    char access_key_id[32];
+    char secret[64];
+    char *session_token; /* owned; sts_creds_wipe frees it */
+    int64_t expiration;  /* seconds since the epoch */
+} sts_creds_t;
+
+/* Mint credentials of role `role` (an ARN, or a name; "" = the default
+ * execution role "cloudlet-function") for `duration` seconds, as Lambda does
+ * for a function's execution role. Returns 0, or -1 when the role does not
+ * exist (or no session key is set). */
+int sts_mint_role(const sts_t *s, const char *role, const char *session_name,
+                  unsigned duration, sts_creds_t *out);
+/* Does the role exist? (CreateFunction checks its Role.) */
+int sts_role_exists(const sts_t *s, const char *role);
+/* Wipe the secret and free the token. Accepts an already wiped struct. */
+void sts_creds_wipe(sts_creds_t *c);
+
 /* Fill resp with the error for STS_E* code `err` in the shape of `proto`
  * (wire doc 1.4): e.g. JSON InvalidSignatureException, S3/STS
  * SignatureDoesNotMatch. */
