@@ -77,6 +77,12 @@ $(SHOUT): functions/examples/shout/main.c functions/examples/shout/shout.c \
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Ifunctions/runtimes/c -o $@ \
 	    functions/examples/shout/main.c functions/examples/shout/shout.c $(LAMBDA_RT)
 
+$(BUILD)/tests/test_lambda_runtime: tests/unit/test_lambda_runtime.c $(LAMBDA_RT) \
+        functions/runtimes/c/lambda_runtime.h functions/examples/shout/shout.c \
+        functions/examples/shout/shout.h | deps-apt
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifunctions/runtimes/c -o $@ $< $(LAMBDA_RT) $(LDFLAGS) -lpthread -lcmocka
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | deps-apt
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(PKG_LIBS) -lcmocka

@@ -44,14 +44,14 @@
  * for the other members. Other operations take small bodies. */
 #define BODY_CODE_MAX ((size_t)71 * 1024 * 1024)
 #define BODY_MAX ((size_t)256 * 1024)
-#define SEGMENT_MAX 1024   /* the raw {FunctionName} path segment */
-#define REF_MAX 256        /* a decoded function reference: full ARN with qualifier */
+#define SEGMENT_MAX 1024 /* the raw {FunctionName} path segment */
+#define REF_MAX 256      /* a decoded function reference: full ARN with qualifier */
 #define QUALIFIER_MAX 128
 #define REF_PARTS 8
-#define LIST_PAGE 50       /* Lambda returns at most 50 functions per page */
+#define LIST_PAGE 50 /* Lambda returns at most 50 functions per page */
 #define LIST_MAX_ITEMS 10000
 #define DESCRIPTION_MAX 256
-#define ROLE_MAX 255       /* fits fn_def_t.role */
+#define ROLE_MAX 255 /* fits fn_def_t.role */
 #define MEMORY_MIN 128
 #define MEMORY_MAX 10240
 #define CONCURRENCY_MAX 1000
@@ -86,12 +86,12 @@ typedef enum kind {
 } kind_t;
 
 typedef struct route {
-    const char *date;     /* the API version in the path */
+    const char *date; /* the API version in the path */
     http_method_t method;
-    const char *sub;      /* NULL: the collection; "": /functions/{Name}; else what follows it */
+    const char *sub; /* NULL: the collection; "": /functions/{Name}; else what follows it */
     kind_t kind;
-    const char *action;   /* the IAM action */
-    size_t body_max;      /* largest body read; 0 = the body is not read */
+    const char *action; /* the IAM action */
+    size_t body_max;    /* largest body read; 0 = the body is not read */
 } route_t;
 
 static const route_t routes[] = {
@@ -100,15 +100,13 @@ static const route_t routes[] = {
     {"2015-03-31", HTTP_POST, "/invocations", K_INVOKE, "lambda:InvokeFunction", 0},
     {"2015-03-31", HTTP_GET, "", K_GET, "lambda:GetFunction", 0},
     {"2015-03-31", HTTP_DELETE, "", K_DELETE, "lambda:DeleteFunction", 0},
-    {"2015-03-31", HTTP_GET, "/configuration", K_GET_CONFIG, "lambda:GetFunctionConfiguration",
-     0},
+    {"2015-03-31", HTTP_GET, "/configuration", K_GET_CONFIG, "lambda:GetFunctionConfiguration", 0},
     {"2015-03-31", HTTP_PUT, "/configuration", K_UPDATE_CONFIG,
      "lambda:UpdateFunctionConfiguration", BODY_MAX},
     {"2015-03-31", HTTP_PUT, "/code", K_UPDATE_CODE, "lambda:UpdateFunctionCode", BODY_CODE_MAX},
     {"2017-10-31", HTTP_PUT, "/concurrency", K_PUT_CONCURRENCY, "lambda:PutFunctionConcurrency",
      BODY_MAX},
-    {"2019-09-30", HTTP_GET, "/concurrency", K_GET_CONCURRENCY, "lambda:GetFunctionConcurrency",
-     0},
+    {"2019-09-30", HTTP_GET, "/concurrency", K_GET_CONCURRENCY, "lambda:GetFunctionConcurrency", 0},
     {"2017-10-31", HTTP_DELETE, "/concurrency", K_DELETE_CONCURRENCY,
      "lambda:DeleteFunctionConcurrency", 0},
     {"2021-10-31", HTTP_POST, "/url", K_CREATE_URL, "lambda:CreateFunctionUrlConfig", BODY_MAX},
@@ -129,8 +127,8 @@ typedef struct call {
     const http_req_t *req;
     http_resp_t *resp;
     const route_t *route;
-    target_t t;  /* routes with {Name} */
-    json_t *in;  /* the body, for routes that read one; owned */
+    target_t t; /* routes with {Name} */
+    json_t *in; /* the body, for routes that read one; owned */
 } call_t;
 
 /* ---- Answers ---- */
@@ -191,13 +189,14 @@ static void reply_empty(call_t *c)
 /* The answer to a failed fn_def_publish or fn_def_remove. */
 static void fail_publish(call_t *c, int rc)
 {
-    if (rc == FN_EEXIST)
+    if (rc == FN_EEXIST) {
         fail(c, 409, "ResourceConflictException", "Function already exist: %s", c->t.name);
-    else if (rc == FN_ENOTFOUND)
+    } else if (rc == FN_ENOTFOUND) {
         not_found(c);
-    else
-        fail(c, 500, "ServiceException", "cloudlet could not store the function %s.",
-             c->t.name);
+    } else {
+        log_error("functions: could not store function %s (LMDB write failed)", c->t.name);
+        fail(c, 500, "ServiceException", "cloudlet could not store the function %s.", c->t.name);
+    }
 }
 
 /* ---- Routes and function references ---- */
@@ -287,8 +286,8 @@ static int ref_fields(char *parts[], int n, ref_t *r)
 {
     memset(r, 0, sizeof *r);
     if (n > 2 && strcmp(parts[0], "arn") == 0) {
-        if ((n != 7 && n != 8) || strcmp(parts[1], "aws") != 0 ||
-            strcmp(parts[2], "lambda") != 0 || strcmp(parts[5], "function") != 0)
+        if ((n != 7 && n != 8) || strcmp(parts[1], "aws") != 0 || strcmp(parts[2], "lambda") != 0 ||
+            strcmp(parts[5], "function") != 0)
             return -1;
         r->region = parts[3];
         r->account = parts[4];
@@ -316,8 +315,8 @@ static int all_of(const char *s, size_t min, size_t max, const char *extra)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                 (ch >= '0' && ch <= '9') || strchr(extra, ch) != NULL;
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 strchr(extra, ch) != NULL;
         if (!ok)
             return 0;
     }
@@ -377,8 +376,9 @@ static int resolve(const fn_t *f, const char *text, const char *query_qualifier,
     }
     if (r.qualifier != NULL && query_qualifier != NULL &&
         strcmp(r.qualifier, query_qualifier) != 0) {
-        snprintf(msg, msgsz, "The derived qualifier from the function name does not match "
-                             "the specified qualifier.");
+        snprintf(msg, msgsz,
+                 "The derived qualifier from the function name does not match "
+                 "the specified qualifier.");
         return 400;
     }
     const char *qual = r.qualifier != NULL ? r.qualifier : query_qualifier;
@@ -390,8 +390,8 @@ static int resolve(const fn_t *f, const char *text, const char *query_qualifier,
     const char *region = r.region != NULL ? r.region : f->region;
     const char *account = r.account != NULL ? r.account : f->account_id;
     snprintf(t->name, sizeof t->name, "%s", r.name);
-    snprintf(t->arn, sizeof t->arn, "arn:aws:lambda:%s:%s:function:%s", f->region,
-             f->account_id, r.name);
+    snprintf(t->arn, sizeof t->arn, "arn:aws:lambda:%s:%s:function:%s", f->region, f->account_id,
+             r.name);
     snprintf(t->shown, sizeof t->shown, "arn:aws:lambda:%s:%s:function:%s%s%s", region, account,
              r.name, qual != NULL ? ":" : "", qual != NULL ? qual : "");
     if (strcmp(region, f->region) != 0 || strcmp(account, f->account_id) != 0 ||
@@ -414,8 +414,7 @@ static int resolve_path(const fn_t *f, const http_req_t *req, const char *seg, s
                  REF_MAX);
         return 400;
     }
-    int qn = http_query_param(req->query != NULL ? req->query : "", "Qualifier", qual,
-                              sizeof qual);
+    int qn = http_query_param(req->query != NULL ? req->query : "", "Qualifier", qual, sizeof qual);
     if (qn == -2) {
         snprintf(msg, msgsz, "The Qualifier must be 1 to %d letters, digits, '$', '_' or '-'.",
                  QUALIFIER_MAX);
@@ -478,8 +477,8 @@ static int get_str(call_t *c, const json_t *obj, const char *name, size_t min, s
 }
 
 /* An integer member in [min, max]: *present is 0 when absent or null. */
-static int get_int(call_t *c, const json_t *obj, const char *name, json_int_t min,
-                   json_int_t max, json_int_t *out, int *present)
+static int get_int(call_t *c, const json_t *obj, const char *name, json_int_t min, json_int_t max,
+                   json_int_t *out, int *present)
 {
     const json_t *v = json_object_get(obj, name);
     *present = 0;
@@ -590,10 +589,11 @@ static json_t *config_json(const fn_t *f, const fn_def_t *d)
 static json_t *url_json(const fn_t *f, const fn_def_t *d, int with_last_modified)
 {
     json_t *o = json_object();
-    size_t n = strlen(f->endpoint);
-    while (n > 0 && f->endpoint[n - 1] == '/')
+    const char *base = f->endpoint != NULL ? f->endpoint : "";
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
         n--;
-    char *url = xasprintf("%.*s/fn/%s/", (int)n, f->endpoint, d->name);
+    char *url = xasprintf("%.*s/fn/%s/", (int)n, base, d->name);
     set_str(o, "FunctionUrl", url);
     free(url);
     set_str(o, "FunctionArn", d->arn);
@@ -863,8 +863,7 @@ static fn_code_t *code_from_s3(call_t *c, const char *bucket, const char *key)
         goto out;
     }
     char err[600];
-    if (fn_code_from_zip(c->f, c->t.name, obj.body, (size_t)obj.size, &code, err, sizeof err) !=
-        0)
+    if (fn_code_from_zip(c->f, c->t.name, obj.body, (size_t)obj.size, &code, err, sizeof err) != 0)
         invalid(c, "%s", err);
 out:
     storage_view_close(v);
@@ -948,8 +947,9 @@ static void op_create(call_t *c)
     }
     /* Refuse a taken name before extracting; publish checks again. */
     fn_def_t *cur = fn_def_find(c->f, c->t.name);
+    int taken = cur != NULL;
     fn_def_unref(cur);
-    if (cur != NULL) {
+    if (taken) {
         fail_publish(c, FN_EEXIST);
         goto out;
     }
@@ -1150,8 +1150,7 @@ static void op_put_concurrency(call_t *c)
 {
     json_int_t n;
     int present;
-    if (get_int(c, c->in, "ReservedConcurrentExecutions", 0, CONCURRENCY_MAX, &n, &present) !=
-        0)
+    if (get_int(c, c->in, "ReservedConcurrentExecutions", 0, CONCURRENCY_MAX, &n, &present) != 0)
         return;
     if (!present) {
         invalid(c, "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
@@ -1184,8 +1183,7 @@ static void op_delete_concurrency(call_t *c)
 
 /* A list of 1..max_len printable-ASCII strings (they become response
  * headers of the function URL, so no CR or LF may get through). */
-static int cors_list(call_t *c, const json_t *v, const char *name, size_t max_items,
-                     size_t max_len)
+static int cors_list(call_t *c, const json_t *v, const char *name, size_t max_items, size_t max_len)
 {
     if (!json_is_array(v) || json_array_size(v) > max_items) {
         invalid(c, "Cors.%s must be a list of at most %zu strings.", name, max_items);
@@ -1193,15 +1191,15 @@ static int cors_list(call_t *c, const json_t *v, const char *name, size_t max_it
     }
     size_t i;
     const json_t *e;
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         const char *s = json_string_value(e);
         size_t n = s != NULL ? strlen(s) : 0;
         int ok = s != NULL && n >= 1 && n <= max_len;
         for (size_t k = 0; ok && k < n; k++)
             ok = s[k] >= 0x20 && s[k] < 0x7f;
         if (!ok) {
-            invalid(c, "Cors.%s items must be 1 to %zu printable ASCII characters.", name,
-                    max_len);
+            invalid(c, "Cors.%s items must be 1 to %zu printable ASCII characters.", name, max_len);
             return -1;
         }
     }
@@ -1365,21 +1363,51 @@ out:
 static void dispatch(call_t *c)
 {
     switch (c->route->kind) {
-    case K_CREATE: op_create(c); break;
-    case K_LIST: op_list(c); break;
-    case K_INVOKE: op_invoke(c); break;
-    case K_GET: op_get(c); break;
-    case K_DELETE: op_delete(c); break;
-    case K_GET_CONFIG: op_get_config(c); break;
-    case K_UPDATE_CONFIG: op_update_config(c); break;
-    case K_UPDATE_CODE: op_update_code(c); break;
-    case K_PUT_CONCURRENCY: op_put_concurrency(c); break;
-    case K_GET_CONCURRENCY: op_get_concurrency(c); break;
-    case K_DELETE_CONCURRENCY: op_delete_concurrency(c); break;
-    case K_CREATE_URL: op_put_url(c, 1); break;
-    case K_GET_URL: op_get_url(c); break;
-    case K_UPDATE_URL: op_put_url(c, 0); break;
-    case K_DELETE_URL: op_delete_url(c); break;
+    case K_CREATE:
+        op_create(c);
+        break;
+    case K_LIST:
+        op_list(c);
+        break;
+    case K_INVOKE:
+        op_invoke(c);
+        break;
+    case K_GET:
+        op_get(c);
+        break;
+    case K_DELETE:
+        op_delete(c);
+        break;
+    case K_GET_CONFIG:
+        op_get_config(c);
+        break;
+    case K_UPDATE_CONFIG:
+        op_update_config(c);
+        break;
+    case K_UPDATE_CODE:
+        op_update_code(c);
+        break;
+    case K_PUT_CONCURRENCY:
+        op_put_concurrency(c);
+        break;
+    case K_GET_CONCURRENCY:
+        op_get_concurrency(c);
+        break;
+    case K_DELETE_CONCURRENCY:
+        op_delete_concurrency(c);
+        break;
+    case K_CREATE_URL:
+        op_put_url(c, 1);
+        break;
+    case K_GET_URL:
+        op_get_url(c);
+        break;
+    case K_UPDATE_URL:
+        op_put_url(c, 0);
+        break;
+    case K_DELETE_URL:
+        op_delete_url(c);
+        break;
     }
 }
 
@@ -1390,8 +1418,8 @@ static int read_body(call_t *c)
         return 0;
     if (c->req->body_len > c->route->body_max) {
         fail(c, 413, "RequestTooLargeException",
-             "Request must be smaller than %zu bytes for the %s operation",
-             c->route->body_max, c->route->action + strlen("lambda:"));
+             "Request must be smaller than %zu bytes for the %s operation", c->route->body_max + 1,
+             c->route->action + strlen("lambda:"));
         return -1;
     }
     c->in = parse_body(c->req, c->route->body_max);
@@ -1424,9 +1452,9 @@ void fn_handle_api(fn_t *f, const http_req_t *req, http_resp_t *resp)
     char msg[600];
     int status = seg != NULL ? resolve_path(f, req, seg, seg_len, &c.t, msg, sizeof msg) : 0;
     if (status != 0) {
-        fail(&c, status, status == 404 ? "ResourceNotFoundException"
-                                       : "InvalidParameterValueException",
-             "%s", msg);
+        fail(&c, status,
+             status == 404 ? "ResourceNotFoundException" : "InvalidParameterValueException", "%s",
+             msg);
         return;
     }
     if (read_body(&c) == 0)
@@ -1434,8 +1462,8 @@ void fn_handle_api(fn_t *f, const http_req_t *req, http_resp_t *resp)
     json_decref(c.in);
 }
 
-int fn_request_action(fn_t *f, const http_req_t *req, char *action, size_t actionsz,
-                      char *resource, size_t resourcesz)
+int fn_request_action(fn_t *f, const http_req_t *req, char *action, size_t actionsz, char *resource,
+                      size_t resourcesz)
 {
     const char *seg;
     size_t seg_len;

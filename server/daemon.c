@@ -600,13 +600,16 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 static void later_done(http_later_t *l)
 {
     request_t *r = (request_t *)((char *)l - offsetof(request_t, later));
-    pthread_mutex_lock(&r->srv->later_lk);
+    /* Once resumed, a worker may send the answer and free r at once: touch
+     * nothing of r after MHD_resume_connection. */
+    server_t *srv = r->srv;
+    pthread_mutex_lock(&srv->later_lk);
     r->ready = 1;
     if (r->suspended) {
         r->suspended = 0;
         MHD_resume_connection(r->conn);
     }
-    pthread_mutex_unlock(&r->srv->later_lk);
+    pthread_mutex_unlock(&srv->later_lk);
 }
 
 /* Fill the request fields that come from the request line and the connection. */

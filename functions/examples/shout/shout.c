@@ -75,7 +75,7 @@ int shout_transform(const unsigned char *in, size_t n, lr_buf_t *out, char *err,
             o[i++] = (char)c;
         } else if (c < 0x20) {
             reason(err, errsz, "control character 0x%02x in the string at byte %zu", c,
-                 string_start);
+                   string_start);
             goto err;
         } else if (c != '\\') {
             o[i++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);

@@ -67,11 +67,11 @@ struct lr_runtime {
     unsigned char *in;
     size_t in_pos, in_len; /* unconsumed bytes are in[in_pos, in_len) */
 
-    lr_buf_t req;     /* the request head being sent */
-    lr_buf_t doc;     /* an error document being sent */
-    lr_buf_t event;   /* the current event */
-    lr_buf_t meta;    /* the current event's header values, NUL-terminated */
-    lr_buf_t scratch; /* the body of an answer to a POST or a refused GET */
+    lr_buf_t req;             /* the request head being sent */
+    lr_buf_t doc;             /* an error document being sent */
+    lr_buf_t event;           /* the current event */
+    lr_buf_t meta;            /* the current event's header values, NUL-terminated */
+    lr_buf_t scratch;         /* the body of an answer to a POST or a refused GET */
     size_t meta_off[H_COUNT]; /* offset of each value in meta, SIZE_MAX if absent */
 
     char what[128]; /* the request line being sent, for messages */
@@ -245,13 +245,27 @@ int lr_buf_json_string(lr_buf_t *b, const char *s, size_t n)
         char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
         const char *rep = esc;
         switch (c) {
-        case '"': rep = "\\\""; break;
-        case '\\': rep = "\\\\"; break;
-        case '\b': rep = "\\b"; break;
-        case '\f': rep = "\\f"; break;
-        case '\n': rep = "\\n"; break;
-        case '\r': rep = "\\r"; break;
-        case '\t': rep = "\\t"; break;
+        case '"':
+            rep = "\\\"";
+            break;
+        case '\\':
+            rep = "\\\\";
+            break;
+        case '\b':
+            rep = "\\b";
+            break;
+        case '\f':
+            rep = "\\f";
+            break;
+        case '\n':
+            rep = "\\n";
+            break;
+        case '\r':
+            rep = "\\r";
+            break;
+        case '\t':
+            rep = "\\t";
+            break;
         default:
             if (c >= 0x80)
                 rep = "\\ufffd";
@@ -272,13 +286,20 @@ int lr_buf_json_string(lr_buf_t *b, const char *s, size_t n)
 const char *lr_strerror(int code)
 {
     switch (code) {
-    case 0: return "success";
-    case LR_ESYS: return "system call failed";
-    case LR_ECLOSED: return "connection closed by the server";
-    case LR_EPROTO: return "malformed HTTP response";
-    case LR_ETOOBIG: return "response over the size limit";
-    case LR_ESTATUS: return "unexpected HTTP status";
-    default: return "unknown error";
+    case 0:
+        return "success";
+    case LR_ESYS:
+        return "system call failed";
+    case LR_ECLOSED:
+        return "connection closed by the server";
+    case LR_EPROTO:
+        return "malformed HTTP response";
+    case LR_ETOOBIG:
+        return "response over the size limit";
+    case LR_ESTATUS:
+        return "unexpected HTTP status";
+    default:
+        return "unknown error";
     }
 }
 
@@ -806,7 +827,17 @@ static int request(lr_runtime_t *rt, const char *extra, const void *body, size_t
     rt->what[n] = '\0';
     lr_buf_puts(b, " HTTP/1.1\r\nHost: ");
     lr_buf_puts(b, rt->api);
-    lr_buf_printf(b, "\r\nContent-Length: %zu\r\n", len);
+    lr_buf_puts(b, "\r\nContent-Length: ");
+    /* the number by hand: printf would be most of the library's own time */
+    char digits[24], *d = digits + sizeof digits;
+    *--d = '\0';
+    size_t v = len;
+    do {
+        *--d = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    lr_buf_puts(b, d);
+    lr_buf_puts(b, "\r\n");
     lr_buf_puts(b, extra);
     lr_buf_puts(b, "\r\n");
     if (b->overflow)
@@ -886,8 +917,7 @@ static int parse_api(lr_runtime_t *rt, const char *api)
         port = colon + 1;
     }
     uint64_t pnum;
-    if (strlen(port) > 5 || parse_u64(port, strlen(port), &pnum) != 0 || pnum == 0 ||
-        pnum > 65535)
+    if (strlen(port) > 5 || parse_u64(port, strlen(port), &pnum) != 0 || pnum == 0 || pnum > 65535)
         goto bad;
 
     memset(&rt->addr, 0, sizeof rt->addr);

@@ -118,9 +118,9 @@ lr_runtime_t *lr_open(void);
 /* Close the connection and free the runtime. Accepts NULL. */
 void lr_close(lr_runtime_t *rt);
 
-/* The message of the runtime's last failure, naming the request and the cause
- * ("GET /runtime/invocation/next: HTTP 500"); "" before any. Valid until the
- * next call on rt. */
+/* The message of the runtime's last failure, naming the request, the server
+ * and the cause ("GET /2018-06-01/runtime/invocation/next (127.0.0.1:9001):
+ * HTTP 500 <start of the body>"); "" before any. Valid until the next call on rt. */
 const char *lr_errmsg(const lr_runtime_t *rt);
 
 /* Wait (without a time limit: this is a long poll) for the next event and
@@ -160,8 +160,7 @@ int64_t lr_remaining_ms(const lr_invocation_t *inv);
  * error type and message (NUL-terminated, at most err_type_size and
  * err_msg_size bytes; both are "" on entry). `ctx` is lr_run's argument. */
 typedef int (*lr_handler_fn)(const lr_invocation_t *inv, lr_buf_t *out, char *err_type,
-                             size_t err_type_size, char *err_msg, size_t err_msg_size,
-                             void *ctx);
+                             size_t err_type_size, char *err_msg, size_t err_msg_size, void *ctx);
 
 /* The usual custom-runtime loop: open the runtime, then for every event call
  * handler and post its result, or an error (type "Unhandled" if the handler
