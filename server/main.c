@@ -245,6 +245,10 @@ static int cmd_serve(const config_t *cfg)
         goto out;
     log_info("root credentials: access key %s from %s", sts_root_access_key_id(sts),
              sts_root_source(sts));
+    /* The default role gives each user a folder of bucket `uploads`: make
+     * sure the bucket is there (the client app's "My files"). */
+    if (cfg->roles == NULL && storage_bucket_create(st, "uploads") == 0)
+        log_info("created bucket uploads");
     if (open_functions(cfg, st, sts, &fn, err, sizeof err) != 0)
         goto out;
     srv = server_start(cfg, st, auth, sts, fn, err, sizeof err);

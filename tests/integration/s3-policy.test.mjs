@@ -11,6 +11,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  HeadBucketCommand,
   CreateBucketCommand,
   PutObjectCommand,
   GetObjectCommand,
@@ -41,7 +42,8 @@ describe('per-user prefixes in bucket "uploads" (default role cloudlet-authentic
     assert.equal(res.status, 200, res.text);
     doc = JSON.parse(res.text);
     root = s3Client(srv.url);
-    await root.send(new CreateBucketCommand({ Bucket: B }));
+    // With the default role the server makes bucket "uploads" at start.
+    await root.send(new HeadBucketCommand({ Bucket: B }));
     await root.send(new CreateBucketCommand({ Bucket: 'site' }));
     await root.send(new PutObjectCommand({ Bucket: 'site', Key: 'index.html', Body: '<h1>site</h1>' }));
     for (const name of ['A', 'B']) {
