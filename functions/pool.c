@@ -642,6 +642,7 @@ static inst_t *spawn(fn_t *f, pool_t *p, fn_def_t *d, fn_inv_t *inv)
     in->id = ++f->loop->next_id;
     in->lfd = in->outfd = in->pidfd = -1;
     in->pid = -1;
+    int made_tmp = 0;
     const char *interp = interp_for(f, d);
     fn_kind_t kind = fn_runtime_kind(d->runtime);
     char boot[PATH_MAX];
@@ -673,9 +674,9 @@ static inst_t *spawn(fn_t *f, pool_t *p, fn_def_t *d, fn_inv_t *inv)
     snprintf(in->tmpdir, sizeof in->tmpdir, "%s/cloudlet-%s-XXXXXX",
              tmp != NULL && tmp[0] == '/' ? tmp : "/tmp", d->name);
     int pfd[2] = {-1, -1};
-    if (mkdtemp(in->tmpdir) == NULL || (in->lfd = listen_loopback(&in->port)) < 0 ||
+    made_tmp = mkdtemp(in->tmpdir) != NULL;
+    if (!made_tmp || (in->lfd = listen_loopback(&in->port)) < 0 ||
         pipe2(pfd, O_CLOEXEC) != 0) {
-        in->tmpdir[0] = in->tmpdir[0] == '/' && access(in->tmpdir, F_OK) == 0 ? '/' : '\0';
         sts_creds_wipe(&cr);
         finish_error(f, NULL, inv, "Runtime.StartError", "cannot prepare the instance: %s",
                      strerror(errno));
@@ -723,7 +724,7 @@ static inst_t *spawn(fn_t *f, pool_t *p, fn_def_t *d, fn_inv_t *inv)
 err:
     if (in->lfd >= 0)
         close(in->lfd);
-    if (in->tmpdir[0] == '/' && strchr(in->tmpdir, 'X') == NULL)
+    if (made_tmp)
         rmdir(in->tmpdir);
     fn_def_unref(in->def);
     free(in);

@@ -66,6 +66,7 @@ import {
   assertLambdaErr,
 } from './lambda-helpers.mjs';
 
+const HOOK = { timeout: 60000 };
 const T = { timeout: 30000 };
 const FUNCTION_ROLE = roleArn('cloudlet-function');
 const MARKER = `marker-${uniq()}`;
@@ -196,7 +197,7 @@ before(async () => {
   s3 = s3Client(srv.url);
   alice = await signedUpUser(srv, doc, 'Alice');
   aliceClient = lambdaClient(srv.url, alice.credentials);
-});
+}, HOOK);
 after(async () => {
   root?.destroy();
   s3?.destroy();
@@ -259,6 +260,14 @@ describe('the example functions', () => {
     assert.equal(out.functionName, 'echo');
     assert.match(out.requestId, UUID_RE);
     assert.equal(out.identityId, null, 'root is no Cognito identity');
+    const r = await invoke(root, 'echo', { x: 1 }, { LogType: 'Tail' });
+    assert.match(r.log ?? '', new RegExp(`echo invoked by anonymous \\(request ${r.json?.requestId}\\)`), `echo's printed line in the tail:\n${r.log}`);
+  });
+
+  it('Qualifier $LATEST names the function; any other qualifier (version 7, an alias) is ResourceNotFoundException 404', T, async () => {
+    assert.equal((await invokeOk(root, 'hello', { name: 'Q' }, { Qualifier: '$LATEST' })).message, 'Hello, Q!');
+    await fails(invoke(root, 'hello', {}, { Qualifier: '7' }), 'ResourceNotFoundException', { status: 404, what: 'Qualifier 7' });
+    await fails(invoke(root, 'hello', {}, { FunctionName: 'hello:live' }), 'ResourceNotFoundException', { status: 404, what: 'hello:live' });
   });
 
   it('shout (C custom runtime) upper-cases every string of its input', { ...T, skip: SHOUT_SKIP }, async () => {
@@ -495,7 +504,7 @@ describe('guests whose role has no lambda permission', () => {
         identityPools: [{ id: IDP, name: 'guests', allowUnauthenticated: true, authenticatedRole: 'lambda-guest', unauthenticatedRole: 'lambda-guest' }],
       },
     });
-  });
+  }, HOOK);
   after(async () => {
     await gsrv?.stop();
   });
@@ -529,7 +538,7 @@ describe('isolation of an instance', () => {
     assert.ok(files.length > 0, 'the data directory has no file to try');
     dataFile = path.join(files[0].parentPath ?? files[0].path, files[0].name);
     seen = await invokeOk(root, 'peek', { dataDir: srv.dataDir, file: dataFile, serverPid: srv.proc.pid });
-  });
+  }, HOOK);
 
   it('cannot list, read or write cloudlet\'s data directory (EACCES/EPERM)', T, async () => {
     assert.equal(seen.readdirData.ok, false, `readdir(${srv.dataDir}) succeeded: ${JSON.stringify(seen.readdirData.value)}`);
@@ -695,7 +704,7 @@ describe('control plane', () => {
     assert.equal(put.ReservedConcurrentExecutions, 1);
     const got = await root.send(new GetFunctionConcurrencyCommand({ FunctionName: NAME }));
     assert.equal(got.ReservedConcurrentExecutions, 1, 'GetFunctionConcurrency');
-    const two = await Promise.all([0, 1].map(() => throttledOr(invoke(root, NAME, { sleepMs: 500 }))));
+    const two = await Promise.all([0, 1].map(() => throttledOr(invoke(root, NAME, { sleepMs: 1000 }))));
     assert.equal(two.filter((r) => r.throttled).length, 1, 'with reserved concurrency 1, one of two parallel invokes should be throttled');
     await root.send(new DeleteFunctionConcurrencyCommand({ FunctionName: NAME }));
     const gone = await root.send(new GetFunctionConcurrencyCommand({ FunctionName: NAME }));
@@ -823,7 +832,7 @@ describe('function URLs', () => {
     assert.equal(JSON.parse(ptext).message, 'Hello, Bea!', `POST greeting: ${ptext}`);
   });
 
-  it('AuthType AWS_IAM (UpdateFunctionUrlConfig): unsigned 403; signed with identity-pool credentials 200 naming the caller\'s identity', T, async () => {
+  it('AuthType AWS_IAM (UpdateFunctionUrlConfig): unsigned 403; signed by root 200; signed with identity-pool credentials 200 naming the caller\'s identity', T, async () => {
     assert.ok(fnUrl, 'needs the create test');
     const up = await root.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'hello', AuthType: 'AWS_IAM' }));
     assert.equal(up.AuthType, 'AWS_IAM');
@@ -831,6 +840,9 @@ describe('function URLs', () => {
     const utext = await unsigned.text();
     assert.equal(unsigned.status, 403, `unsigned request to an AWS_IAM URL: ${unsigned.status} ${utext.slice(0, 200)}`);
     assert.doesNotMatch(utext, /Hello/, 'the function ran for an unsigned request');
+    const byRoot = await urlRequest(`${fnUrl}a/b?name=Root`, { sign: ROOT_CREDENTIALS });
+    assert.equal(byRoot.status, 200, `signed by root: ${byRoot.status} ${byRoot.text.slice(0, 300)}`);
+    assert.equal(byRoot.json?.message, 'Hello, Root!', byRoot.text);
     const signed = await urlRequest(`${fnUrl}?name=Signed`, { sign: alice.credentials });
     assert.equal(signed.status, 200, `signed GET: ${signed.status} ${signed.text.slice(0, 300)}`);
     assert.equal(signed.json?.message, 'Hello, Signed!', signed.text);
