@@ -32,7 +32,7 @@ MAIN_OBJ := $(BUILD)/server/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit integration asan ubsan bench format clean deps deps-apt deps-npm
+.PHONY: all run test unit integration e2e web asan ubsan bench format clean deps deps-apt deps-npm
 
 # Example functions that need building: shout is a custom runtime in C.
 SHOUT := functions/examples/shout/bootstrap
@@ -87,10 +87,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | deps-apt
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
+# ---- the client app: web/src bundled by esbuild into web/dist ----
+WEB_SRCS := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+web: web/dist/index.html
+web/dist/index.html: $(WEB_SRCS) node_modules/.package-lock.json
+	node web/build.mjs
+
 # ---- run ----
 LISTEN ?= 127.0.0.1:8080
 DATA ?= var
-run: deps $(BUILD)/cloudlet $(SHOUT)
+run: deps $(BUILD)/cloudlet $(SHOUT) web/dist/index.html
 	@mkdir -p $(DATA)
 	$(BUILD)/cloudlet site deploy web/dist --data $(DATA)
 	@echo "cloudlet: serving http://$(LISTEN)/ (Ctrl-C to stop)"
@@ -131,6 +137,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-ubsan $(SHOUT)
+	rm -rf build build-asan build-ubsan $(SHOUT) web/dist
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -81,6 +81,7 @@ typedef struct conn {
     size_t out_len, out_off;
     int parked;   /* a `next` waiting for an event */
     int continued; /* 100 Continue sent for the request in progress */
+    int close_after; /* the client sent Connection: close: end after the answer */
     int closing;
 } conn_t;
 
@@ -326,8 +327,12 @@ static void conn_send(fn_t *f, conn_t *c, const char *head, size_t hlen, const v
         return;
     }
     size_t sent = n > 0 ? (size_t)n : 0;
-    if (sent == total)
+    if (sent == total) {
+        /* The loop sees the hang-up and frees the connection. */
+        if (c->close_after && !c->parked)
+            shutdown(c->fd, SHUT_RDWR);
         return;
+    }
     /* Queue what is left (rare: a big event, or a slow reader). */
     size_t left = total - sent;
     size_t pending = c->out_len - c->out_off;
@@ -601,12 +606,16 @@ static void child(const inst_t *in, int outfd, int rfd, char *const argv[], char
     struct rlimit lim = {mem, mem};
     setrlimit(RLIMIT_CORE, &core);
     setrlimit(RLIMIT_NOFILE, &files);
-    /* V8 reserves gigabytes of address space it never touches, so Node.js
-     * is held to its private writable memory instead. */
-    if (fn_runtime_kind(in->def->runtime) == FN_KIND_NODE)
-        setrlimit(RLIMIT_DATA, &lim);
-    else
-        setrlimit(RLIMIT_AS, &lim);
+    /* The memory limit counts private writable memory (heap, stacks,
+     * anonymous mappings), not address space: V8, Go and the JVM reserve
+     * gigabytes they never touch, so RLIMIT_AS at MemorySize would stop them
+     * at start. */
+    setrlimit(RLIMIT_DATA, &lim);
+    /* Run as root, an instance would keep every capability (reading any
+     * file, tracing cloudlet): empty the bounding set, so that the exec
+     * grants none, and allow no regaining through set-uid programs. */
+    for (int cap = 0; cap <= 63; cap++)
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (rfd >= 0 && syscall(SYS_landlock_restrict_self, rfd, 0) != 0)
         child_fail("landlock");
@@ -743,8 +752,11 @@ void fn_pool_submit(fn_t *f, fn_inv_t *inv)
         return;
     }
     pool_t *p = pool_get(f, d->name, 1);
+    unsigned limit = d->reserved >= 0 ? (unsigned)d->reserved : f->o.max_concurrency;
+    unsigned busy = 0;
     inst_t *idle = NULL;
     for (inst_t *in = p->insts; in != NULL; in = in->next) {
+        busy += in->state != I_DYING && in->current != NULL;
         if (in->state == I_DYING || in->retiring || in->current != NULL ||
             in->def->generation != d->generation)
             continue;
@@ -752,8 +764,11 @@ void fn_pool_submit(fn_t *f, fn_inv_t *inv)
         if (idle == NULL || (in->parked != NULL && idle->parked == NULL))
             idle = in;
     }
-    unsigned limit = d->reserved >= 0 ? (unsigned)d->reserved : f->o.max_concurrency;
-    if (idle == NULL && (unsigned)p->count < limit) {
+    /* The limit is on invocations running at once (a lowered reservation
+     * also holds back instances that are already warm). */
+    if (busy >= limit)
+        idle = NULL;
+    else if (idle == NULL && (unsigned)p->count < limit) {
         inv->cold = 1;
         inv->start_ns = 0;
         idle = spawn(f, p, d, inv);
@@ -1073,8 +1088,13 @@ static void conn_parse(fn_t *f, conn_t *c)
         c->continued = 0;
         runtime_request(f, c, &rq);
         free(hd);
-        if (close_after)
-            c->closing = 1;
+        /* A parked `next` is answered later: end the connection once its
+         * answer is written (conn_send), not now. */
+        if (close_after) {
+            c->close_after = 1;
+            if (!c->parked && c->out_len == c->out_off)
+                c->closing = 1;
+        }
         memmove(c->in, c->in + consumed, c->in_len - consumed);
         c->in_len -= consumed;
     }
@@ -1140,6 +1160,8 @@ static void on_conn(fn_t *f, conn_t *c, uint32_t events)
             c->out = NULL;
             c->out_len = c->out_off = 0;
             ep_mod(f, c->fd, &c->w, EPOLLIN | EPOLLRDHUP);
+            if (c->close_after && !c->parked)
+                c->closing = 1;
         }
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {

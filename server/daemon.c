@@ -263,6 +263,31 @@ static void s3_event_to_function(void *ctx, const char *function_arn, const char
         log_warn("s3: bucket event for %s dropped: no such function or queue full", fn_name);
 }
 
+/* Does the function a bucket notification names exist (in this region and
+ * account)? 0 if so. */
+static int s3_event_target_exists(void *ctx, const char *function_arn)
+{
+    server_t *srv = ctx;
+    char prefix[128];
+    int n = snprintf(prefix, sizeof prefix, "arn:aws:lambda:%s:%s:function:", srv->cfg->region,
+                     srv->cfg->account_id);
+    if (strncmp(function_arn, prefix, (size_t)n) != 0)
+        return -1;
+    char *names = fn_names_json(srv->fn);
+    json_t *arr = json_loads(names, 0, NULL);
+    free(names);
+    const char *want = function_arn + n;
+    size_t wlen = strcspn(want, ":");
+    size_t i;
+    json_t *v;
+    int found = 0;
+    json_array_foreach(arr, i, v) {
+        found |= json_string_length(v) == wlen && memcmp(json_string_value(v), want, wlen) == 0;
+    }
+    json_decref(arr);
+    return found ? 0 : -1;
+}
+
 static void handle_s3(server_t *srv, const http_req_t *req, http_resp_t *resp,
                       const route_t *route)
 {
@@ -612,6 +637,14 @@ static void later_done(http_later_t *l)
     pthread_mutex_unlock(&srv->later_lk);
 }
 
+/* Lambda, behind AWS's REST front end, answers every failed authentication
+ * or authorization with 403 where the awsJson services use 400. */
+static void lambda_auth_status(request_t *r)
+{
+    if (r->route == &R_LAMBDA || r->route == &R_FN_URL)
+        r->resp.status = 403;
+}
+
 /* Fill the request fields that come from the request line and the connection. */
 static void start_request(server_t *srv, request_t *r, struct MHD_Connection *c,
                           const char *method)
@@ -776,6 +809,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                             &r->caller, msg, sizeof msg);
         if (rc != 0) {
             sts_error_response(rc, msg, r->route->proto, r->req.request_id, &r->resp);
+            lambda_auth_status(r);
             return send_response(r, c);
         }
         r->req.caller = &r->caller;
@@ -790,6 +824,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                      "User: %.255s is not authorized to perform: %.127s on resource: %.300s",
                      r->caller.arn, action, resource);
             sts_error_response(STS_EDENIED, msg, r->route->proto, r->req.request_id, &r->resp);
+            lambda_auth_status(r);
             return send_response(r, c);
         }
         json_decref(context);
@@ -931,6 +966,7 @@ server_t *server_start(const config_t *cfg, storage_t *st, auth_t *auth, sts_t *
     srv->s3.region = cfg->region;
     srv->s3.max_object = cfg->max_body;
     srv->s3.notify = s3_event_to_function;
+    srv->s3.notify_check = s3_event_target_exists;
     srv->s3.notify_ctx = srv;
     atomic_init(&srv->public_hint, storage_s3_has_public_policy(st));
     util_random(&srv->id_base, sizeof srv->id_base);

@@ -14,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <pthread.h>
+
+#include <openssl/crypto.h>
 
 #include "auth/auth.h"
 #include "common/log.h"
@@ -245,6 +248,14 @@ static int cmd_serve(const config_t *cfg)
         goto out;
     log_info("root credentials: access key %s from %s", sts_root_access_key_id(sts),
              sts_root_source(sts));
+    /* Function instances run on this machine: the root secret must not stay
+     * readable in /proc/<pid>/environ (which shows the original bytes), and
+     * the process is made non-dumpable, so that only a process with
+     * CAP_SYS_PTRACE may read its memory or environment at all. */
+    char *secret = getenv("CLOUDLET_ROOT_SECRET_ACCESS_KEY");
+    if (secret != NULL)
+        OPENSSL_cleanse(secret, strlen(secret));
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* The default role gives each user a folder of bucket `uploads`: make
      * sure the bucket is there (the client app's "My files"). */
     if (cfg->roles == NULL && storage_bucket_create(st, "uploads") == 0)

@@ -239,6 +239,23 @@ static int valid_notification(const char *x, char *why, size_t whysz)
     return 1;
 }
 
+/* Every function a notification names must exist now. */
+static int destinations_exist(s3_ctx_t *c, const char *x)
+{
+    if (c->opts == NULL || c->opts->notify_check == NULL)
+        return 1;
+    const char *p = x;
+    while ((p = strstr(p, "<CloudFunctionConfiguration>")) != NULL) {
+        const char *end = strstr(p, "</CloudFunctionConfiguration>");
+        char arn[300];
+        if (end == NULL || xml_text(p, end, "CloudFunction", arn, sizeof arn) == NULL ||
+            c->opts->notify_check(c->opts->notify_ctx, arn) != 0)
+            return 0;
+        p = end;
+    }
+    return 1;
+}
+
 void s3_bucket_config(s3_ctx_t *c, const char *kind)
 {
     static const struct {
@@ -308,6 +325,9 @@ void s3_bucket_config(s3_ctx_t *c, const char *kind)
             s3_error(c, 400, "MalformedXML",
                      "The XML you provided was not well-formed or did not validate against our "
                      "published schema");
+    } else if (k == 3 && !destinations_exist(c, doc)) {
+        s3_error(c, 400, "InvalidArgument",
+                 "Unable to validate the following destination configurations");
     } else if ((rc = config_put(c->st, c->bucket, kind, doc, strlen(doc))) != 0) {
         s3_error(c, 500, "InternalError", storage_strerror(rc));
     } else {

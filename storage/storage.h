@@ -263,6 +263,9 @@ typedef struct storage_s3_opts {
     const char *region;  /* for GetBucketLocation and x-amz-bucket-region */
     size_t max_object;   /* largest body a single PUT may store */
     storage_s3_notify_fn notify; /* may be NULL: no events */
+    /* Does the function exist? (PutBucketNotificationConfiguration refuses
+     * a destination it cannot validate, as S3 does.) May be NULL. */
+    int (*notify_check)(void *ctx, const char *function_arn);
     void *notify_ctx;
 } storage_s3_opts_t;
 

@@ -175,7 +175,8 @@ static sts_role_t *default_role(sts_t *s, const char *user_pool, char *err, size
     sts_role_t *r = role_new(s, DEFAULT_ROLE);
     char *text = xasprintf(
         "{\"Version\":\"2012-10-17\",\"Statement\":["
-        "{\"Sid\":\"InvokeFunctions\",\"Effect\":\"Allow\",\"Action\":\"lambda:InvokeFunction\","
+        "{\"Sid\":\"InvokeFunctions\",\"Effect\":\"Allow\",\"Action\":[\"lambda:InvokeFunction\","
+        "\"lambda:InvokeFunctionUrl\"],"
         "\"Resource\":\"arn:aws:lambda:%s:%s:function:*\"},"
         "{\"Sid\":\"OwnFiles\",\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:PutObject\","
         "\"s3:DeleteObject\"],"

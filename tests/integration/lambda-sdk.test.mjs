@@ -131,14 +131,17 @@ exports.handler = async (event) => {
 `;
 
 // A custom runtime (provided.al2023) whose bootstrap is a Node.js script speaking the Runtime API.
-const NODE_BOOTSTRAP = `#!/usr/bin/node
+// agent: 'keep-alive' (one connection reused, as the runtimes in functions/runtimes do) or
+// 'close' (a new connection with Connection: close for every call, as a curl-based bootstrap does).
+const nodeBootstrap = (agent) => `#!/usr/bin/node
 const http = require('http');
 const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
+const AGENT = ${agent === 'close' ? 'false' : 'new http.Agent({ keepAlive: true, maxSockets: 1 })'};
 function call(method, p, body, headers = {}) {
   return new Promise((resolve, reject) => {
     const h = { ...headers };
     if (body !== undefined) h['content-length'] = Buffer.byteLength(body);
-    const req = http.request({ host, port, method, path: '/2018-06-01/runtime' + p, headers: h, agent: false }, (res) => {
+    const req = http.request({ host, port, method, path: '/2018-06-01/runtime' + p, headers: h, agent: AGENT }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -774,9 +777,9 @@ describe('control plane', () => {
     assert.equal((await invokeOk(root, name, {})).version, 'good', 'the refused update changed the code');
   });
 
-  it('a custom runtime (provided.al2023) whose bootstrap (mode 0755) is a Node.js script speaking the Runtime API', T, async () => {
+  it('a custom runtime (provided.al2023, default MemorySize 128) whose bootstrap (mode 0755) is a Node.js script speaking the Runtime API', T, async () => {
     const name = `custom-${uniq()}`;
-    const zip = makeZip([{ name: 'bootstrap', data: NODE_BOOTSTRAP, mode: 0o755 }]);
+    const zip = makeZip([{ name: 'bootstrap', data: nodeBootstrap('keep-alive'), mode: 0o755 }]);
     const out = await root.send(new CreateFunctionCommand({ FunctionName: name, Role: FUNCTION_ROLE, Runtime: 'provided.al2023', Handler: 'my.handler', Timeout: 3, Code: { ZipFile: zip } }));
     assert.equal(out.Runtime, 'provided.al2023');
     const r = await invoke(root, name, { hello: 'custom' }, { LogType: 'Tail' });
@@ -792,6 +795,20 @@ describe('control plane', () => {
     assert.equal(error.errorType, 'Custom.Failure');
     assert.equal(error.errorMessage, 'custom failure');
     assert.equal((await invokeOk(root, name, { n: 2 })).event.n, 2, 'the bootstrap after posting an error');
+  });
+
+  it('a custom runtime bootstrap that opens a new connection (Connection: close) for every Runtime API call serves consecutive invokes', T, async () => {
+    // MemorySize 1024 keeps this test about the connections, not about starting Node.js in 128 MB.
+    const name = `custom-close-${uniq()}`;
+    const zip = makeZip([{ name: 'bootstrap', data: nodeBootstrap('close'), mode: 0o755 }]);
+    await root.send(new CreateFunctionCommand({ FunctionName: name, Role: FUNCTION_ROLE, Runtime: 'provided.al2023', Handler: 'h', MemorySize: 1024, Timeout: 3, Code: { ZipFile: zip } }));
+    for (let i = 0; i < 3; i++) {
+      const out = await invokeOk(root, name, { i }, {}, `invoke ${i + 1} of 3`);
+      assert.deepEqual(out.event, { i }, `invoke ${i + 1}`);
+    }
+    const { error } = await invokeUnhandled(root, name, { fail: 'posted on a fresh connection' }, {}, 'an error posted on a fresh connection');
+    assert.equal(error.errorType, 'Custom.Failure', `the error posted by the bootstrap: ${JSON.stringify(error)}`);
+    assert.equal((await invokeOk(root, name, { after: 1 }, {}, 'the invoke after the error')).event.after, 1);
   });
 });
 
