@@ -760,8 +760,12 @@ void fn_pool_submit(fn_t *f, fn_inv_t *inv)
         if (in->state == I_DYING || in->retiring || in->current != NULL ||
             in->def->generation != d->generation)
             continue;
-        /* Prefer one already waiting in `next`: the event goes out at once. */
-        if (idle == NULL || (in->parked != NULL && idle->parked == NULL))
+        /* Prefer one already waiting in `next` (the event goes out at once),
+         * and among those the one that finished last: a few hot instances
+         * keep their caches and JIT warm while the rest idle out. */
+        if (idle == NULL || (in->parked != NULL && idle->parked == NULL) ||
+            ((in->parked != NULL) == (idle->parked != NULL) &&
+             in->idle_since_ns > idle->idle_since_ns))
             idle = in;
     }
     /* The limit is on invocations running at once (a lowered reservation
