@@ -161,6 +161,10 @@ size_t fn_def_list(fn_t *f, fn_def_t ***out);
 int fn_code_from_zip(fn_t *f, const char *name, const void *zip, size_t len, fn_code_t **out,
                      char *err, size_t errsz);
 
+/* Remove a folder tree without following symbolic links out of it or
+ * crossing into other file systems (code folders, instance TMPDIRs). */
+void fn_remove_tree(const char *dir);
+
 /* Validators shared by manifests, the config and the API. Each returns 0, or
  * -1 with a message in err naming the rule. */
 int fn_check_name(const char *name, char *err, size_t errsz);

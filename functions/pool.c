@@ -1199,17 +1199,6 @@ static void on_conn(fn_t *f, conn_t *c, uint32_t events)
 
 /* ---- Instances that end ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
 /* The process is gone: finish what it was doing and free it (fn->lk held). */
 static void on_exit_inst(fn_t *f, inst_t *in)
 {
@@ -1245,7 +1234,7 @@ static void on_exit_inst(fn_t *f, inst_t *in)
     close(in->lfd);
     close(in->outfd);
     close(in->pidfd);
-    nftw(in->tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    fn_remove_tree(in->tmpdir);
     pool_t *p = in->pool;
     for (inst_t **pp = &p->insts; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == in) {

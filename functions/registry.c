@@ -80,8 +80,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-/* Remove a folder tree without following symbolic links out of it. */
-static void remove_tree(const char *dir)
+void fn_remove_tree(const char *dir)
 {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
@@ -91,7 +90,7 @@ void fn_code_unref(fn_code_t *c)
     if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
         return;
     if (c->owned && atomic_load(&c->doomed))
-        remove_tree(c->dir);
+        fn_remove_tree(c->dir);
     free(c->dir);
     free(c);
 }
@@ -750,7 +749,7 @@ static void sweep_code(fn_t *f, json_t *keep)
             snprintf(cdir, sizeof cdir, "%s/%s", fdir, v->d_name);
             char *abs = realpath(cdir, NULL);
             if (abs != NULL && json_object_get(keep, abs) == NULL)
-                remove_tree(abs);
+                fn_remove_tree(abs);
             free(abs);
         }
         closedir(sub);

@@ -11,14 +11,29 @@ cold start costs little more than the interpreter's own.
 Everything goes over one kept-alive HTTP connection, and stdout/stderr are
 flushed before every post: the server reads the output pipe when a result
 arrives to build that invoke's log tail.
+
+Start-up cost is the point of several choices below (measure with
+`python3 -X importtime`): the HTTP client is a small one over `_socket`, not
+http.client (which pulls in email, urllib, ssl and re: ~20 ms); the event and
+the result go through the C accelerator `_json` directly, with exactly the
+json module's semantics, until something else has imported json (`import
+json` costs ~7 ms, mostly re and enum); traceback and json are imported only
+on error paths.
 """
 
-import http.client
-import importlib
-import json
 import os
 import sys
 import time
+
+try:
+    import _socket as socket  # the C module: socket.py would import enum and selectors
+except ImportError:  # pragma: no cover - every CPython build has it
+    import socket
+
+try:
+    import _json
+except ImportError:  # pragma: no cover - json falls back to pure Python then too
+    _json = None
 
 API_PREFIX = "/2018-06-01/runtime"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
