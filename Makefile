@@ -104,7 +104,7 @@ run: deps $(BUILD)/cloudlet $(SHOUT) web/dist/index.html
 
 # ---- tests ----
 # tests/run.sh runs each suite, sums the counts and prints "N passed, N failed" last.
-test: deps $(BUILD)/cloudlet $(SHOUT) $(UNIT_BINS)
+test: deps $(BUILD)/cloudlet $(SHOUT) web/dist/index.html $(UNIT_BINS)
 	@BUILD=$(BUILD) tests/run.sh all
 
 unit: deps-apt $(UNIT_BINS)
@@ -112,6 +112,9 @@ unit: deps-apt $(UNIT_BINS)
 
 integration: deps $(BUILD)/cloudlet $(SHOUT)
 	@BUILD=$(BUILD) tests/run.sh integration
+
+e2e: deps $(BUILD)/cloudlet $(SHOUT) web/dist/index.html
+	@BUILD=$(BUILD) tests/run.sh e2e
 
 asan:
 	$(MAKE) BUILD=build-asan SAN=address OPT=-O1 unit

@@ -859,19 +859,19 @@ static void runtime_result(fn_t *f, inst_t *in, fn_outcome_t outcome, const char
                            size_t len)
 {
     fn_inv_t *inv = in->current;
-    in->current = NULL;
-    in->delivered = 0;
-    in->idle_since_ns = util_mono_ns();
-    read_output(in); /* the runtime flushed its log before answering */
+    /* The runtime flushed its log before answering: read it into this
+     * invocation's tail while it is still the current one. */
+    read_output(in);
     if (in->line_len > 0) {
         log_output_line(in, in->line, in->line_len);
         in->line_len = 0;
     }
-    in->current = inv;
     log_info("fn %s %s: %s in %llu us", in->def->name, inv->request_id,
              outcome == FN_OK ? "done" : "failed",
              (unsigned long long)((util_mono_ns() - inv->start_ns) / 1000));
     in->current = NULL;
+    in->delivered = 0;
+    in->idle_since_ns = util_mono_ns();
     if (outcome == FN_OK && len > f->o.max_payload) {
         finish_error(f, in, inv, "Function.ResponseSizeTooLarge",
                      "Response payload size exceeded maximum allowed payload size (%zu bytes).",

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tests/run.sh - run cloudlet's test suites and print one summary line.
 #
-#   tests/run.sh unit|integration|all
+#   tests/run.sh unit|integration|e2e|all
 #
 # Unit tests are cmocka binaries in $BUILD/tests/; integration tests run with
-# Node's built-in runner against a real server (tests/integration/*.test.mjs).
+# Node's built-in runner against a real server (tests/integration/*.test.mjs),
+# e2e tests drive Debian's Chromium with playwright-core (tests/e2e/*.test.mjs).
 # Each suite's own output is shown; the counts are summed and the last line is
 # "N passed, N failed". The exit status is non-zero if anything failed or a
 # suite could not run.
@@ -42,34 +43,39 @@ run_unit() {
     done
 }
 
-run_integration() {
-    local tap="$tmp/integration.tap" p f rc
-    echo "== integration: node --test tests/integration/"
+# Run one node:test suite (a folder of *.test.mjs) and add its counts.
+run_node() {
+    local name=$1 dir=$2 tap="$tmp/$1.tap" p f rc
+    echo "== $name: node --test $dir"
     CLOUDLET_BIN="$PWD/$BUILD/cloudlet" node --test \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$tap" \
-        tests/integration/
+        "$dir"
     rc=$?
     p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n1)
     f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n1)
     if [ -z "$p" ]; then
-        echo "!! the integration suite printed no summary (exit $rc): counted as one failure"
+        echo "!! the $name suite printed no summary (exit $rc): counted as one failure"
         broken=$((broken + 1))
         return
     fi
     passed=$((passed + p))
     failed=$((failed + ${f:-0}))
     if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
-        echo "!! the integration suite exited $rc: counted as one failure"
+        echo "!! the $name suite exited $rc: counted as one failure"
         broken=$((broken + 1))
     fi
 }
 
+run_integration() { run_node integration tests/integration/; }
+run_e2e() { run_node e2e tests/e2e/; }
+
 case "$what" in
 unit) run_unit ;;
 integration) run_integration ;;
-all) run_unit; run_integration ;;
-*) echo "usage: $0 unit|integration|all" >&2; exit 2 ;;
+e2e) run_e2e ;;
+all) run_unit; run_integration; run_e2e ;;
+*) echo "usage: $0 unit|integration|e2e|all" >&2; exit 2 ;;
 esac
 
 failed=$((failed + broken))

@@ -159,6 +159,13 @@ export function authScreens(cfg, onSignedIn) {
       const form = root.querySelector('form');
       form.email.value = state.email;
       liveRules(root.querySelector('#password-rules'), form.password, rules);
+      // A "still needs ..." error goes away once the password meets every rule.
+      form.password.addEventListener('input', () => {
+        if (form.password.getAttribute('aria-invalid') === 'true' && !missingRules(rules, form.password.value)) {
+          invalid(form.password, false);
+          clearError();
+        }
+      });
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         busy(form, async () => {
