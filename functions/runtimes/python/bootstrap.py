@@ -121,6 +121,8 @@ def load_handler(handler):
                 FaultException.BUILT_IN_MODULE_CONFLICT,
                 "Cannot use built-in module {} as a handler module".format(modname),
             )
+        import importlib  # already imported by site, as a rule
+
         module = importlib.import_module(modname.replace("/", "."))
     except ImportError as e:
         raise FaultException(
@@ -231,6 +233,94 @@ class LambdaContext(object):
 
 # ---------------------------------------------------------------------------
 # Marshalling
+#
+# json.loads(b) and json.dumps(o, ensure_ascii=False, default=d) both end in
+# the C accelerator _json with fixed settings; calling it directly gives the
+# same results without importing json (re, enum: ~7 ms of a cold start). Any
+# input the fast path does not handle the way json would (another encoding
+# than UTF-8, a BOM, invalid JSON) goes to json itself, which then gives its
+# own result or error. Once json is imported anyway (by the handler, say),
+# json itself is used, so even a patched json behaves as before.
+
+
+def _json_module():
+    import json
+
+    return json
+
+
+class _DecoderSettings(object):
+    # What _json.make_scanner reads from a json.JSONDecoder(): the defaults.
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {
+        "-Infinity": float("-inf"),
+        "Infinity": float("inf"),
+        "NaN": float("nan"),
+    }.__getitem__
+
+
+_scan_once = None
+_encoders = {}
+if _json is not None:
+    try:
+        _scan_once = _json.make_scanner(_DecoderSettings())
+    except Exception:  # pragma: no cover - a _json unlike CPython 3.x's
+        _scan_once = None
+
+
+def json_loads(data):
+    """json.loads(data) for str or bytes."""
+    if _scan_once is None or "json" in sys.modules:
+        return _json_module().loads(data)
+    s = None
+    if isinstance(data, str):
+        s = data
+    elif isinstance(data, (bytes, bytearray)) and b"\x00" not in data[:2]:
+        # json reads UTF-16/32 (NULs up front) and skips a UTF-8 BOM; the
+        # fast path only takes plain UTF-8.
+        try:
+            s = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if s is not None and s[:1] != "\ufeff":
+        n = len(s)
+        i = 0
+        while i < n and s[i] in " \t\n\r":
+            i += 1
+        try:
+            obj, end = _scan_once(s, i)
+        except Exception:
+            pass  # json raises the proper JSONDecodeError below
+        else:
+            while end < n and s[end] in " \t\n\r":
+                end += 1
+            if end == n:
+                return obj
+    return _json_module().loads(data)
+
+
+def json_dumps(obj, default=None, ensure_ascii=True):
+    """json.dumps(obj, ensure_ascii=ensure_ascii, default=default)."""
+    if _json is None or "json" in sys.modules:
+        return _json_module().dumps(obj, ensure_ascii=ensure_ascii, default=default)
+    encode_string = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
+    if isinstance(obj, str):
+        return encode_string(obj)
+    if default is None:
+        default = _default_default
+    # What JSONEncoder.iterencode(obj, _one_shot=True) builds: markers for
+    # check_circular, no indent, separators (", ", ": "), allow_nan.
+    chunks = _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)(obj, 0)
+    return "".join(chunks)
+
+
+def _default_default(obj):
+    # json.JSONEncoder.default's error.
+    raise TypeError(f"Object of type {obj.__class__.__name__} is not JSON serializable")
 
 
 def _json_default(obj):
@@ -246,7 +336,7 @@ def _json_default(obj):
 
 def to_json(result):
     try:
-        return json.dumps(result, ensure_ascii=False, default=_json_default).encode("utf-8")
+        return json_dumps(result, default=_json_default, ensure_ascii=False).encode("utf-8")
     except Exception as e:
         raise FaultException(
             FaultException.MARSHAL_ERROR, "Unable to marshal response: {}".format(e)
@@ -257,7 +347,7 @@ def parse_json_header(value):
     if not value:
         return None
     try:
-        return json.loads(value)
+        return json_loads(value)
     except ValueError:
         return None
 
@@ -266,40 +356,195 @@ def parse_json_header(value):
 # The Runtime API client
 
 
+class ProtocolError(Exception):
+    """An answer that is not HTTP/1.x as we know it."""
+
+
 class RuntimeClient(object):
-    """One HTTP connection to the Runtime API, kept alive across invokes."""
+    """One HTTP/1.1 connection to the Runtime API, kept alive across invokes.
+
+    Just what the Runtime API needs: a request at a time, bodies framed by
+    Content-Length (chunked and read-to-close answers are understood too),
+    no timeout (/next is a long poll that may block for minutes)."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             sys.stderr.write("bootstrap: AWS_LAMBDA_RUNTIME_API is not host:port (%r)\n" % address)
             sys.exit(1)
-        # No timeout: /next is a long poll that may block for minutes.
-        self.conn = http.client.HTTPConnection(host.strip("[]"), int(port))
+        self.host = host.strip("[]")
+        self.port = int(port)
+        # The Host header http.client would send.
+        hh = "[%s]" % self.host if ":" in self.host else self.host
+        if self.port != 80:
+            hh += ":%d" % self.port
+        self.host_header = hh
+        self.sock = None
+        self.buf = b""
+
+    def connect(self):
+        # socket.create_connection, without socket.py. An ASCII host goes as
+        # bytes: for a str, getaddrinfo runs the idna codec, which imports re.
+        host = self.host
+        try:
+            host = host.encode("ascii")
+        except UnicodeEncodeError:
+            pass
+        err = None
+        for family, socktype, proto, _, addr in socket.getaddrinfo(host, self.port, 0, socket.SOCK_STREAM):
+            sock = None
+            try:
+                sock = socket.socket(family, socktype, proto)
+                sock.connect(addr)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as e:
+                err = e
+                if sock is not None:
+                    sock.close()
+                continue
+            self.sock = sock
+            self.buf = b""
+            return
+        raise err if err is not None else OSError("getaddrinfo returned nothing")
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("Remote end closed connection without response")
+        self.buf += data
+
+    def _read_exact(self, n):
+        buf = self.buf
+        if len(buf) >= n:
+            self.buf = buf[n:]
+            return buf[:n]
+        # A large body: receive straight into place rather than concatenating.
+        out = bytearray(n)
+        have = len(buf)
+        out[:have] = buf
+        view = memoryview(out)
+        recv_into = self.sock.recv_into
+        while have < n:
+            got = recv_into(view[have:])
+            if not got:
+                raise ConnectionError("Remote end closed connection mid-body")
+            have += got
+        self.buf = b""
+        return bytes(out)
+
+    def _read_line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = self.buf[:i]
+                self.buf = self.buf[i + 2 :]
+                return line
+            self._fill()
+
+    def _read_chunked(self):
+        parts = []
+        while True:
+            size = int(self._read_line().split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                while self._read_line():  # trailers, up to the empty line
+                    pass
+                return b"".join(parts)
+            parts.append(self._read_exact(size))
+            self._read_line()
+
+    def _read_to_close(self):
+        parts = [self.buf]
+        self.buf = b""
+        while True:
+            data = self.sock.recv(65536)
+            if not data:
+                return b"".join(parts)
+            parts.append(data)
+
+    def _response(self):
+        """Read one answer: (status, headers with lower-case names, body)."""
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            while end < 0:
+                self._fill()
+                end = self.buf.find(b"\r\n\r\n")
+            head = self.buf[:end].decode("latin-1")
+            self.buf = self.buf[end + 4 :]
+            lines = head.split("\r\n")
+            parts = lines[0].split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+                raise ProtocolError("bad status line %r" % lines[0])
+            status = int(parts[1])
+            headers = {}
+            for line in lines[1:]:
+                name, sep, value = line.partition(":")
+                if not sep:
+                    continue
+                name = name.strip().lower()
+                value = value.strip()
+                headers[name] = headers[name] + ", " + value if name in headers else value
+            if 100 <= status < 200:
+                continue  # an interim answer (100 Continue): the real one follows
+            break
+        conn = headers.get("connection", "").lower()
+        will_close = "close" in conn or (parts[0] == "HTTP/1.0" and "keep-alive" not in conn)
+        length = headers.get("content-length")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._read_chunked()
+        elif length is not None:
+            body = self._read_exact(int(length))
+        elif status in (204, 304):
+            body = b""
+        else:
+            body = self._read_to_close()
+            will_close = True
+        if will_close:
+            self.close()
+        return status, headers, body
 
     def call(self, method, path, body=None, headers=None):
-        """Send one request, returning (response, body bytes). A kept-alive
-        connection the server closed fails on reuse, so retry once on a fresh
-        one; a second failure means the server is gone and the runtime exits."""
+        """Send one request, returning (status, headers, body bytes). A
+        kept-alive connection the server closed fails on reuse, so retry
+        once on a fresh one; a second failure means the server is gone and
+        the runtime exits."""
+        head = "%s %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: identity\r\n" % (method, path, self.host_header)
+        if body is not None or method == "POST":
+            head += "Content-Length: %d\r\n" % (len(body) if body is not None else 0)
+        if headers:
+            for name, value in headers.items():
+                head += "%s: %s\r\n" % (name, value)
+        message = (head + "\r\n").encode("latin-1")
+        if body:
+            message += body
         for attempt in (1, 2):
             try:
-                self.conn.request(method, path, body, headers or {})
-                response = self.conn.getresponse()
-                return response, response.read()
-            except (OSError, http.client.HTTPException) as e:
-                self.conn.close()
+                if self.sock is None:
+                    self.connect()
+                self.sock.sendall(message)
+                return self._response()
+            except (OSError, ProtocolError, ValueError) as e:
+                self.close()
                 if attempt == 2:
                     sys.stderr.write("bootstrap: %s %s failed: %s\n" % (method, path, e))
                     flush_output()
                     sys.exit(1)
 
     def next(self):
-        response, body = self.call("GET", API_PREFIX + "/invocation/next")
-        if response.status != 200:
-            sys.stderr.write("bootstrap: GET /runtime/invocation/next answered %d\n" % response.status)
+        status, headers, body = self.call("GET", API_PREFIX + "/invocation/next")
+        if status != 200:
+            sys.stderr.write("bootstrap: GET /runtime/invocation/next answered %d\n" % status)
             flush_output()
             sys.exit(1)
-        return response, body
+        return headers, body
 
     def post_response(self, request_id, payload):
         self.call(
@@ -313,7 +558,7 @@ class RuntimeClient(object):
         self.call(
             "POST",
             path,
-            json.dumps(error).encode("utf-8"),
+            json_dumps(error).encode("utf-8"),
             {
                 "Content-Type": ERROR_CONTENT_TYPE,
                 "Lambda-Runtime-Function-Error-Type": header_safe(error["errorType"]),
@@ -346,9 +591,9 @@ def flush_output():
 
 
 def handle_once(client, handler):
-    response, body = client.next()
-    request_id = response.getheader("Lambda-Runtime-Aws-Request-Id") or ""
-    trace_id = response.getheader("Lambda-Runtime-Trace-Id")
+    headers, body = client.next()
+    request_id = headers.get("lambda-runtime-aws-request-id") or ""
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
@@ -357,17 +602,17 @@ def handle_once(client, handler):
     error = None
     try:
         try:
-            event = json.loads(body)
+            event = json_loads(body)
         except ValueError as e:
             raise FaultException(
                 FaultException.UNMARSHAL_ERROR, "Unable to unmarshal input: {}".format(e)
             )
         context = LambdaContext(
             request_id,
-            parse_json_header(response.getheader("Lambda-Runtime-Client-Context")),
-            parse_json_header(response.getheader("Lambda-Runtime-Cognito-Identity")),
-            int(response.getheader("Lambda-Runtime-Deadline-Ms") or 0),
-            response.getheader("Lambda-Runtime-Invoked-Function-Arn"),
+            parse_json_header(headers.get("lambda-runtime-client-context")),
+            parse_json_header(headers.get("lambda-runtime-cognito-identity")),
+            int(headers.get("lambda-runtime-deadline-ms") or 0),
+            headers.get("lambda-runtime-invoked-function-arn"),
         )
         payload = to_json(handler(event, context))
     except FaultException as e:
