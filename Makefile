@@ -135,6 +135,7 @@ bench: deps deps-bench $(BUILD)/cloudlet $(SHOUT)
 	BUILD=$(BUILD) bench/sigv4.sh
 	bench/signed.sh $(BUILD)/cloudlet
 	bench/s3.sh $(BUILD)/cloudlet
+	bench/lambda.sh $(BUILD)/cloudlet
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
