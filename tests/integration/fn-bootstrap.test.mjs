@@ -12,6 +12,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -940,5 +941,428 @@ describe('example functions', () => {
       assert.equal(typeof m.environment, 'object');
       assert.equal(typeof m.concurrency, 'number');
     }
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+/**
+ * A Runtime API over raw TCP, for what node:http would never answer but the
+ * runtimes' own HTTP clients must still read: answers split at any byte,
+ * chunked bodies with trailers, 100 Continue, Connection: close, bodies read
+ * to the end of the connection, hang-ups. answer(req, sock, api) writes the
+ * answer to each request; requests are recorded in order.
+ */
+class RawRuntimeApi {
+  constructor(answer, host = '127.0.0.1') {
+    this.answer = answer;
+    this.host = host;
+    this.requests = [];
+    this.connections = 0;
+    this.sockets = new Set();
+    this.waiters = [];
+    this.server = net.createServer((sock) => this.onConnection(sock));
+  }
+
+  async start() {
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, this.host, resolve);
+    });
+    const { port } = this.server.address();
+    this.address = this.host.includes(':') ? `[${this.host}]:${port}` : `${this.host}:${port}`;
+  }
+
+  onConnection(sock) {
+    const conn = ++this.connections;
+    this.sockets.add(sock);
+    sock.setNoDelay(true);
+    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+        const [method, url, version] = lines[0].split(' ');
+        const headers = {};
+        for (const l of lines.slice(1)) {
+          const i = l.indexOf(':');
+          headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+        }
+        const len = Number(headers['content-length'] || 0);
+        if (buf.length < end + 4 + len) return;
+        const body = buf.subarray(end + 4, end + 4 + len).toString('utf8');
+        buf = buf.subarray(end + 4 + len);
+        const req = { conn, method, url, version, headers, body, n: this.requests.length + 1 };
+        this.requests.push(req);
+        for (const w of this.waiters.splice(0)) w();
+        this.answer(req, sock, this);
+      }
+    });
+  }
+
+  /** Resolves once n requests have arrived. */
+  async waitRequests(n, ms = 5000) {
+    const deadline = Date.now() + ms;
+    while (this.requests.length < n) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for request #${n} (have ${this.requests.length})`);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.requests[n - 1];
+  }
+
+  close() {
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+  }
+}
+
+/** Start a runtime against a RawRuntimeApi; body(rt, api). */
+async function withRawApi(lang, files, handler, answer, body, { host, env } = {}) {
+  const api = new RawRuntimeApi(answer, host);
+  await api.start();
+  try {
+    return await withRuntime(lang, files, handler, (rt) => body(rt, api), {
+      ...env,
+      AWS_LAMBDA_RUNTIME_API: api.address,
+    });
+  } finally {
+    api.close();
+  }
+}
+
+function eventHead(id, extra = '') {
+  return (
+    'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+    `Lambda-Runtime-Aws-Request-Id: ${id}\r\n` +
+    `Lambda-Runtime-Deadline-Ms: ${Date.now() + 3000}\r\n` +
+    `Lambda-Runtime-Invoked-Function-Arn: ${ARN}\r\n${extra}`
+  );
+}
+
+const ACCEPTED = 'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"status":"OK"}';
+
+/** Write parts one after another, a few milliseconds apart, then call done. */
+function writeSlowly(sock, parts, done) {
+  const [first, ...rest] = parts;
+  if (first === undefined) {
+    if (done) done();
+    return;
+  }
+  sock.write(first);
+  setTimeout(() => writeSlowly(sock, rest, done), 3);
+}
+
+// Both answer { n, size } for event { n, pad }, and echo a large pad back.
+const HANDLERS = {
+  node: {
+    files: {
+      'index.js': `exports.handler = async (e) => ({
+        n: e.n, size: e.pad ? e.pad.length : 0, back: e.pad && e.pad.length > 1000 ? e.pad : '',
+      });`,
+    },
+    handler: 'index.handler',
+  },
+  python: {
+    files: {
+      'app.py': `def handler(e, c):
+    pad = e.get("pad", "")
+    return {"n": e["n"], "size": len(pad), "back": pad if len(pad) > 1000 else ""}
+`,
+    },
+    handler: 'app.handler',
+  },
+};
+
+// The Node runtime drives the TCP handle itself unless process.binding()
+// would warn; under --pending-deprecation it uses node:net: test both.
+const CLIENTS = [
+  ['node', 'node', {}],
+  ['node over node:net', 'node', { NODE_OPTIONS: '--pending-deprecation' }],
+  ['python', 'python', {}],
+];
+
+describe('runtime HTTP clients', () => {
+  for (const [name, lang, env] of CLIENTS) {
+    it(`${name}: reads split, chunked, interim, closing and large answers, reconnecting as needed`, T, async () => {
+      const pad = 'p'.repeat(2 * 1024 * 1024);
+      let gets = 0;
+      let posts = 0;
+      const answer = (req, sock) => {
+        if (req.method === 'POST') {
+          posts++;
+          if (posts === 1) {
+            // A chunked answer with an extension and a trailer, in pieces.
+            writeSlowly(sock, [
+              'HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\n{"st',
+              'a\r\n',
+              'a\r\ntus":"OK"}\r\n0\r\nX-Trailer: t\r\n\r\n',
+            ]);
+          } else if (posts === 2) {
+            // Answer, then close the kept-alive connection while it is idle.
+            sock.write(ACCEPTED, () => sock.destroy());
+          } else {
+            sock.write(ACCEPTED);
+          }
+          return;
+        }
+        gets++;
+        const id = `raw-${gets}`;
+        const event = JSON.stringify(gets === 4 ? { n: gets, pad } : { n: gets });
+        if (gets === 1) {
+          // 100 Continue first; the head and body split across the blank line.
+          const whole = `${eventHead(id)}Content-Length: ${Buffer.byteLength(event)}\r\n\r\n${event}`;
+          const cut = whole.indexOf('\r\n\r\n') + 2;
+          const pieces = [whole.slice(0, 20), whole.slice(20, cut), whole.slice(cut, cut + 3), whole.slice(cut + 3)];
+          writeSlowly(sock, ['HTTP/1.1 100 Continue\r\n\r\n', ...pieces]);
+        } else if (gets === 2) {
+          // A chunked body, and Connection: close: the next request needs a new connection.
+          const mid = Math.floor(event.length / 2);
+          const chunk = (t) => `${Buffer.byteLength(t).toString(16)}\r\n${t}\r\n`;
+          const head = `${eventHead(id)}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n`;
+          sock.write(`${head}${chunk(event.slice(0, mid))}${chunk(event.slice(mid))}0\r\n\r\n`, () => sock.destroy());
+        } else if (gets === 3) {
+          // No length: the body ends with the connection.
+          writeSlowly(sock, [`${eventHead(id)}Connection: close\r\n\r\n`, event], () => sock.end());
+        } else if (gets === 4) {
+          // 2 MB in 64 kB writes.
+          const data = Buffer.from(`${eventHead(id)}Content-Length: ${Buffer.byteLength(event)}\r\n\r\n${event}`);
+          for (let off = 0; off < data.length; off += 65536) sock.write(data.subarray(off, off + 65536));
+        }
+        // The fifth `next` is left waiting.
+      };
+      const { files, handler } = HANDLERS[lang];
+      await withRawApi(lang, files, handler, answer, async (rt, api) => {
+        try {
+          await api.waitRequests(9);
+        } catch (e) {
+          const seen = api.requests.map((r) => `${r.conn}:${r.method} ${r.url}`).join(', ');
+          e.message += `\nrequests: ${seen}\nstderr: ${rt.stderr()}`;
+          throw e;
+        }
+        const seen = api.requests.map((r) => [r.method, r.url]);
+        const want = [];
+        for (let n = 1; n <= 4; n++) {
+          want.push(['GET', `${API}/invocation/next`], ['POST', `${API}/invocation/raw-${n}/response`]);
+        }
+        want.push(['GET', `${API}/invocation/next`]);
+        assert.deepEqual(seen, want);
+        const results = api.requests.filter((r) => r.method === 'POST').map((r) => JSON.parse(r.body));
+        assert.deepEqual(results.slice(0, 3), [
+          { n: 1, size: 0, back: '' },
+          { n: 2, size: 0, back: '' },
+          { n: 3, size: 0, back: '' },
+        ]);
+        // 2 MB in, 2 MB out.
+        assert.equal(results[3].n, 4);
+        assert.equal(results[3].size, pad.length);
+        assert.ok(results[3].back === pad, 'the large result arrived whole');
+        for (const r of api.requests) {
+          assert.equal(r.version, 'HTTP/1.1');
+          assert.match(r.headers.host, /^127\.0\.0\.1:\d+$/);
+          if (r.method === 'POST') {
+            assert.equal(r.headers['content-length'], String(Buffer.byteLength(r.body)));
+            assert.equal(r.headers['content-type'], 'application/json');
+          }
+        }
+        // New connections: after Connection: close (GET 2), after the idle
+        // hang-up (POST 2), after the read-to-close body (GET 3).
+        assert.deepEqual(
+          api.requests.map((r) => r.conn),
+          [1, 1, 1, 2, 3, 4, 4, 4, 4],
+        );
+        assert.equal(rt.child.exitCode, null, 'still running');
+        assert.doesNotMatch(rt.stderr(), /Warning|bootstrap:/);
+      }, { env });
+    });
+
+    it(`${name}: retries a hung-up request once, then exits 1`, T, async () => {
+      const answer = (req, sock) => sock.destroy(); // every request: hang up without an answer
+      const { files, handler } = HANDLERS[lang];
+      await withRawApi(lang, files, handler, answer, async (rt, api) => {
+        assert.deepEqual(await rt.exited, { code: 1, signal: null });
+        assert.deepEqual(
+          api.requests.map((r) => [r.conn, r.method, r.url]),
+          [
+            [1, 'GET', `${API}/invocation/next`],
+            [2, 'GET', `${API}/invocation/next`],
+          ],
+        );
+        assert.match(rt.stderr(), /bootstrap: GET \/2018-06-01\/runtime\/invocation\/next failed: /);
+      }, { env });
+    });
+
+    it(`${name}: exits 1 when the Runtime API refuses connections`, T, async () => {
+      const probe = net.createServer();
+      await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const address = `127.0.0.1:${probe.address().port}`;
+      await new Promise((resolve) => probe.close(resolve));
+      const { files, handler } = HANDLERS[lang];
+      await withRuntime(lang, files, handler, async (rt) => {
+        assert.deepEqual(await rt.exited, { code: 1, signal: null });
+        assert.match(rt.stderr(), /bootstrap: GET \/2018-06-01\/runtime\/invocation\/next failed: .*refused/i);
+      }, { ...env, AWS_LAMBDA_RUNTIME_API: address });
+    });
+  }
+
+  for (const lang of ['node', 'python']) {
+    it(`${lang}: talks to a Runtime API on an IPv6 address`, T, async (t) => {
+      const api = new RawRuntimeApi((req, sock) => {
+        if (req.method === 'POST') {
+          sock.write(ACCEPTED);
+        } else if (req.n === 1) {
+          const event = '{"n":6}';
+          sock.write(`${eventHead('v6')}Content-Length: ${event.length}\r\n\r\n${event}`);
+        }
+      }, '::1');
+      try {
+        await api.start();
+      } catch {
+        t.skip('no IPv6 loopback');
+        return;
+      }
+      api.close();
+      const { files, handler } = HANDLERS[lang];
+      await withRawApi(lang, files, handler, api.answer, async (rt, raw) => {
+        await raw.waitRequests(3);
+        assert.deepEqual(JSON.parse(raw.requests[1].body), { n: 6, size: 0, back: '' });
+        assert.match(raw.requests[0].headers.host, /^\[::1\]:\d+$/);
+      }, { host: '::1' });
+    });
+  }
+});
+
+describe('runtime start-up paths', () => {
+  it('node: loads ES modules with top-level await, and reports their load errors', T, async () => {
+    await Promise.all([
+      withRuntime(
+        'node',
+        {
+          'index.mjs': `import { v } from "./dep.mjs";
+await new Promise((r) => setTimeout(r, 5));
+console.log("evaluated");
+export const handler = async () => v;`,
+          'dep.mjs': 'await null;\nexport const v = "tla";',
+        },
+        'index.handler',
+        async (rt) => {
+          const r = await rt.invoke({});
+          assertResponse(r.post, r.id);
+          assert.equal(r.post.json, 'tla');
+          // Evaluated once, although require() was tried first.
+          assert.deepEqual(logLines(r.post.stdout).map((l) => l.message), ['evaluated']);
+          assert.equal(rt.stderr(), '');
+        },
+      ),
+      withRuntime('node', { 'index.mjs': "import 'nope';\nexport const handler = 1;" }, 'index.handler', async (rt) => {
+        assertError(await rt.post(1), `${API}/init/error`, 'Runtime.ImportModuleError', /Cannot find package 'nope'/);
+        assert.equal((await rt.exited).code, 1);
+      }),
+      withRuntime('node', { 'index.mjs': 'export const handler = async () => {' }, 'index.handler', async (rt) => {
+        assertError(await rt.post(1), `${API}/init/error`, 'Runtime.UserCodeSyntaxError', /^SyntaxError: /);
+        assert.equal((await rt.exited).code, 1);
+      }),
+      withRuntime(
+        'node',
+        {
+          'package.json': '{"type":"module"}',
+          'index.js': 'export const handler = async (e) => ({ esm: import.meta.url.endsWith("/index.js"), e });',
+        },
+        'index.handler',
+        async (rt) => {
+          const r = await rt.invoke({ a: 1 });
+          assert.deepEqual(r.post.json, { esm: true, e: { a: 1 } });
+          assert.equal(rt.stderr(), '');
+        },
+      ),
+    ]);
+  });
+
+  it('node: prints a lone string argument as it is, and over node:net too', T, async () => {
+    const files = {
+      'index.js': "exports.handler = async () => { console.log('50% off %s %d'); console.log('%d%%', 5); return 1; };",
+    };
+    for (const env of [{}, { NODE_OPTIONS: '--pending-deprecation' }]) {
+      await withRuntime('node', files, 'index.handler', async (rt) => {
+        for (let n = 0; n < 3; n++) {
+          const r = await rt.invoke({});
+          assertResponse(r.post, r.id);
+          assert.deepEqual(
+            logLines(r.post.stdout).filter((l) => l.requestId === r.id).map((l) => l.message),
+            ['50% off %s %d', '5%'],
+          );
+        }
+        assert.equal(rt.api.connections, 1);
+        assert.equal(rt.stderr(), '', 'no warning, deprecation or otherwise');
+      }, env);
+    }
+  });
+
+  it('python: reads events as json does (encodings, BOM, NaN) and reports bad JSON with its message', T, async () => {
+    const files = {
+      'app.py': `import sys
+def handler(event, context):
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("json", "http", "email", "urllib", "ssl"))
+    return {"event": repr(event), "heavy": heavy}
+`,
+    };
+    await withRuntime('python', files, 'app.handler', async (rt) => {
+      // Plain UTF-8 takes the fast path: nothing heavy is imported to get there.
+      // A BOM or UTF-16 goes through json itself.
+      const cases = [
+        [Buffer.from(' {"a": [1, 2.5, "\u00e9\u2603"]}\n'), "{'a': [1, 2.5, 'é☃']}", []],
+        [Buffer.from('[NaN, -Infinity, 1e400, 12345678901234567890]'), '[nan, -inf, inf, 12345678901234567890]', []],
+        [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"bom": true}')]), "{'bom': True}", ['json']],
+        [Buffer.from('{"utf16": 1}', 'utf16le'), "{'utf16': 1}", ['json']],
+      ];
+      for (const [raw, want, heavy] of cases) {
+        const r = await rt.invoke(null, { rawBody: raw });
+        assertResponse(r.post, r.id);
+        assert.equal(r.post.json.event, want);
+        assert.deepEqual(r.post.json.heavy.filter((m) => !m.startsWith('json.')), heavy);
+      }
+      // Bad JSON: json's own message (which varies with the Python version).
+      for (const text of ['{"a": 1,}', '{} {}', '', '[1, 2']) {
+        const script = 'import json, sys\ntry:\n json.loads(sys.argv[1].encode())\nexcept ValueError as e:\n print(e)';
+        const want = execFileSync(PYTHON, ['-c', script, text]).toString().trim();
+        assert.match(want, /line 1 column \d+ \(char \d+\)$/);
+        const bad = await rt.invoke(null, { rawBody: text });
+        const url = `${API}/invocation/${bad.id}/error`;
+        assertError(bad.post, url, 'Runtime.UnmarshalError', `Unable to unmarshal input: ${want}`);
+      }
+    });
+  });
+
+  it('python: results are encoded as json.dumps does, with or without the handler importing json', T, async () => {
+    const files = {
+      'app.py': `import sys
+def handler(event, context):
+    if event.get("import"):
+        import json
+    return {"s": "h\\u00e9llo \\u2603 \\U0001F600", "f": [1.5, float("nan"), float("-inf"), 10**20], "t": (1, 2),
+            "k": {1: "int key", None: "none key", 2.5: "float key", False: "bool key"}, "json": "json" in sys.modules}
+`,
+    };
+    await withRuntime('python', files, 'app.handler', async (rt) => {
+      const a = await rt.invoke({});
+      const b = await rt.invoke({ import: true });
+      const c = await rt.invoke({});
+      const want = (imported) =>
+        `{"s": "h\u00e9llo \u2603 \ud83d\ude00", "f": [1.5, NaN, -Infinity, 100000000000000000000], "t": [1, 2], ` +
+        `"k": {"1": "int key", "null": "none key", "2.5": "float key", "false": "bool key"}, "json": ${imported}}`;
+      assert.equal(a.post.body, want('false'));
+      assert.equal(b.post.body, want('true'));
+      assert.equal(c.post.body, want('true'));
+    });
   });
 });

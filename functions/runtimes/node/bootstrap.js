@@ -7,15 +7,20 @@
 // between cloudlet and Lambda unchanged, and it depends on nothing outside
 // Node's standard library so it starts in a few milliseconds.
 //
-// Two properties matter beyond AWS compatibility:
+// Three properties matter beyond AWS compatibility:
 //  - one keep-alive connection carries every request, and a warm invoke does
 //    no work beyond the two HTTP round trips and the handler itself;
 //  - every log line is in the stdout pipe before the result is posted,
 //    because the server reads the pipe when the result arrives to build the
-//    invoke's log tail.
+//    invoke's log tail;
+//  - a cold start costs little beyond Node's own start-up: the HTTP client is
+//    a small one over the TCP handle that net.Socket wraps (loading and first
+//    running node:http and node:net costs ~6 ms), and ES modules are loaded
+//    with require() where Node can (import() first sets up the asynchronous
+//    ESM loader: ~5 ms).
 
+// fs, path and util are loaded during Node's own start-up: requiring them is free.
 const fs = require('fs');
-const http = require('http');
 const path = require('path');
 const util = require('util');
 
@@ -101,7 +106,8 @@ function flushOutput() {
 let logRequestId = undefined;
 
 function logLine(level, args) {
-  const text = util.format.apply(null, args);
+  // util.format returns a lone string argument as it is.
+  const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : util.format.apply(null, args);
   writeStdout(`${new Date().toISOString()}\t${logRequestId}\t${level}\t${text}\n`);
 }
 
@@ -194,40 +200,407 @@ function apiAddress() {
 }
 
 const addr = apiAddress();
-// One socket for everything: maxSockets 1 queues a request until the previous
-// one has released the connection instead of opening a second one.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+// As node:http sends it: brackets around an IPv6 address, no port 80.
+const hostHeader =
+  (addr.host.includes(':') ? `[${addr.host}]` : addr.host) + (addr.port === 80 ? '' : `:${addr.port}`);
+
+// A minimal HTTP/1.1 client: one connection, one request at a time (a second
+// request waits for the first, as node:http's agent with maxSockets 1 did),
+// answers framed by Content-Length as the Runtime API sends them (chunked and
+// read-to-close answers are understood too). No timeout: `next` is a long poll.
+//
+// Underneath is a TCP transport: write(string), ref(), unref(), close(), and
+// for each connection c, calls to onData(c, buffer) and onClosed(c, error or
+// null for the peer's end). node:net would do, but loading it and creating the
+// first socket costs ~5 ms of a cold start (stream, net, perf_hooks, and the
+// first run of all that code); the libuv TCP handle that net.Socket wraps
+// costs next to nothing. So where Node exposes the handle without a warning,
+// the client drives it directly, as net.Socket does; elsewhere it uses net.
+
+// The handle's bindings, or null to use net: under --pending-deprecation
+// (process.binding() would print a warning), for a host name (net resolves
+// it), and on a Node that lacks them.
+function tcpBindings() {
+  const flags = `${process.execArgv.join(' ')} ${env.NODE_OPTIONS || ''}`;
+  if (/--pending-deprecation\b/.test(flags) || env.NODE_PENDING_DEPRECATION === '1') {
+    return null;
+  }
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(addr.host) && !addr.host.includes(':')) {
+    return null;
+  }
+  try {
+    const tcp = process.binding('tcp_wrap');
+    const stream = process.binding('stream_wrap');
+    const ok =
+      typeof tcp.TCP === 'function' &&
+      typeof tcp.TCPConnectWrap === 'function' &&
+      typeof tcp.constants.SOCKET === 'number' &&
+      typeof stream.WriteWrap === 'function' &&
+      typeof stream.kReadBytesOrError === 'number' &&
+      typeof stream.kArrayBufferOffset === 'number' &&
+      stream.streamBaseState instanceof Int32Array;
+    return ok ? { tcp, stream } : null;
+  } catch {
+    return null;
+  }
+}
+
+const bindings = tcpBindings();
+
+function uvError(syscall, status) {
+  const code = util.getSystemErrorName(status);
+  const e = new Error(`${syscall} ${code} ${addr.host}:${addr.port}`);
+  e.code = code;
+  return e;
+}
+
+// A connection over the bare TCP handle (what lib/net.js and
+// lib/internal/stream_base_commons.js do, minus streams).
+function openHandle(c) {
+  const { TCP, TCPConnectWrap, constants } = bindings.tcp;
+  const { WriteWrap, streamBaseState, kReadBytesOrError, kArrayBufferOffset } = bindings.stream;
+  const handle = new TCP(constants.SOCKET);
+  let closed = false;
+  const close = () => {
+    if (!closed) {
+      closed = true;
+      handle.close();
+    }
+  };
+  const fail = (err) => {
+    close();
+    onClosed(c, err);
+  };
+  handle.onread = (arrayBuffer) => {
+    const n = streamBaseState[kReadBytesOrError];
+    if (n > 0) {
+      onData(c, Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset], n));
+    } else if (n < 0) {
+      fail(util.getSystemErrorName(n) === 'EOF' ? null : uvError('read', n));
+    }
+  };
+  const req = new TCPConnectWrap();
+  req.oncomplete = (status) => {
+    if (status < 0) {
+      fail(uvError('connect', status));
+      return;
+    }
+    const err = handle.readStart();
+    if (err < 0) {
+      fail(uvError('read', err));
+    }
+  };
+  req.address = addr.host;
+  req.port = addr.port;
+  const err = addr.host.includes(':')
+    ? handle.connect6(req, addr.host, addr.port)
+    : handle.connect(req, addr.host, addr.port);
+  if (err < 0) {
+    closed = true;
+    handle.close();
+    process.nextTick(onClosed, c, uvError('connect', err));
+  } else {
+    handle.setNoDelay(true);
+  }
+  return {
+    // libuv queues a write made while connecting until the connection is up.
+    write(text) {
+      if (closed) {
+        return;
+      }
+      const w = new WriteWrap();
+      w.handle = handle;
+      w.oncomplete = (status) => {
+        if (status < 0) {
+          fail(uvError('write', status));
+        }
+      };
+      const e = handle.writeUtf8String(w, text);
+      if (e < 0) {
+        process.nextTick(fail, uvError('write', e));
+      }
+    },
+    ref: () => closed || handle.ref(),
+    unref: () => closed || handle.unref(),
+    close,
+  };
+}
+
+// The same over node:net.
+function openSocket(c) {
+  const sock = require('net').connect({ host: addr.host, port: addr.port });
+  sock.setNoDelay(true);
+  sock.on('data', (chunk) => onData(c, chunk));
+  sock.on('error', (e) => onClosed(c, e));
+  sock.on('close', () => onClosed(c, null));
+  return {
+    write: (text) => sock.write(text),
+    ref: () => sock.ref(),
+    unref: () => sock.unref(),
+    close: () => sock.destroy(),
+  };
+}
+
+const HEAD_MAX = 1 << 20; // an answer's status line and headers, at most
+
+let conn = null; // the open connection: { t: transport, buf, res, pending, closed }
+let lane = null; // resolves when the request in flight has its answer
+
+function connect() {
+  const c = { t: null, buf: null, res: null, pending: null, closed: false };
+  c.t = bindings ? openHandle(c) : openSocket(c);
+  return c;
+}
+
+// The peer ended the connection (err null) or it failed.
+function onClosed(c, err) {
+  if (c.closed) {
+    return;
+  }
+  c.closed = true;
+  const r = c.res;
+  if (!err && r && r.mode === 'close') {
+    if (c.buf) {
+      r.chunks.push(c.buf);
+    }
+    c.buf = null;
+    settle(c, null, answer(r, Buffer.concat(r.chunks)));
+  }
+  settle(c, err || new Error('socket hang up'));
+}
+
+// Finish c's request in flight (if any) with an error or an answer. After an
+// error the connection is done with: the next request opens a new one.
+function settle(c, err, res) {
+  const p = c.pending;
+  c.pending = null;
+  c.res = null;
+  if (err) {
+    c.closed = true;
+    if (conn === c) {
+      conn = null;
+    }
+    c.t.close();
+  }
+  if (p) {
+    if (err) {
+      p.reject(err);
+    } else {
+      // Idle, the connection must not keep the process alive (as node:http's
+      // agent unrefs its free sockets): a handler that leaves nothing pending
+      // is answered on 'beforeExit'.
+      c.t.unref();
+      p.resolve(res);
+    }
+  }
+}
+
+function answer(r, body) {
+  return { status: r.status, headers: r.headers, body };
+}
+
+function onData(c, chunk) {
+  c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
+  for (;;) {
+    let r = c.res;
+    if (!r) {
+      const end = c.buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (c.buf.length > HEAD_MAX) {
+          settle(c, new Error('Parse Error: header overflow'));
+        }
+        return;
+      }
+      r = parseHead(c.buf.toString('latin1', 0, end));
+      c.buf = end + 4 < c.buf.length ? c.buf.subarray(end + 4) : null;
+      if (!r) {
+        settle(c, new Error('Parse Error: invalid response'));
+        return;
+      }
+      if (r.status >= 100 && r.status < 200 && r.status !== 101) {
+        if (!c.buf) {
+          return;
+        }
+        continue; // an interim answer (100 Continue): the real one follows
+      }
+      if (!c.pending) {
+        settle(c, new Error('Parse Error: unexpected answer'));
+        return;
+      }
+      c.res = r;
+    }
+    let body;
+    if (r.mode === 'length') {
+      const n = c.buf ? c.buf.length : 0;
+      if (r.got + n < r.length) {
+        // A body spread over many reads is joined once, at the end.
+        if (n > 0) {
+          r.chunks.push(c.buf);
+          r.got += n;
+          c.buf = null;
+        }
+        return;
+      }
+      const take = r.length - r.got;
+      if (take > 0) {
+        r.chunks.push(take === n ? c.buf : c.buf.subarray(0, take));
+      }
+      c.buf = take === n ? null : c.buf.subarray(take);
+      body = r.chunks.length === 1 ? r.chunks[0] : Buffer.concat(r.chunks, r.length);
+    } else if (r.mode === 'chunked') {
+      const dec = c.buf ? dechunk(c.buf) : null;
+      if (dec === null) {
+        return;
+      }
+      if (dec === false) {
+        settle(c, new Error('Parse Error: invalid chunk'));
+        return;
+      }
+      c.buf = dec.used < c.buf.length ? c.buf.subarray(dec.used) : null;
+      body = dec.body;
+    } else {
+      if (c.buf) {
+        r.chunks.push(c.buf);
+        c.buf = null;
+      }
+      return; // read to the end of the connection
+    }
+    settle(c, null, answer(r, body));
+    if (!r.keepAlive) {
+      c.closed = true;
+      if (conn === c) {
+        conn = null;
+      }
+      c.t.close();
+      return;
+    }
+    if (!c.buf) {
+      return;
+    }
+  }
+}
+
+// The status line and headers of an answer (names in lower case, repeated
+// headers joined with ", "), and how its body is framed.
+function parseHead(head) {
+  const lines = head.split('\r\n');
+  const m = /^HTTP\/1\.(\d) (\d{3})/.exec(lines[0]);
+  if (!m) {
+    return null;
+  }
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      continue;
+    }
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  const status = Number(m[2]);
+  const connection = (headers.connection || '').toLowerCase();
+  const r = {
+    status,
+    headers,
+    mode: 'close',
+    length: 0,
+    got: 0,
+    chunks: [],
+    keepAlive: m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive'),
+  };
+  if (/\bchunked\b/i.test(headers['transfer-encoding'] || '')) {
+    r.mode = 'chunked';
+  } else if (headers['content-length'] !== undefined) {
+    r.mode = 'length';
+    r.length = /^\d+$/.test(headers['content-length']) ? Number(headers['content-length']) : NaN;
+    if (!Number.isSafeInteger(r.length)) {
+      return null;
+    }
+  } else if (status === 204 || status === 304) {
+    r.mode = 'length';
+  } else {
+    r.keepAlive = false;
+  }
+  return r;
+}
+
+// A chunked body from buf: { body, used } once complete, null while
+// incomplete, false when malformed.
+function dechunk(buf) {
+  const parts = [];
+  let off = 0;
+  for (;;) {
+    const eol = buf.indexOf('\r\n', off);
+    if (eol < 0) {
+      return null;
+    }
+    const sizeText = buf.toString('latin1', off, eol).split(';')[0].trim();
+    if (!/^[0-9a-fA-F]+$/.test(sizeText)) {
+      return false;
+    }
+    const size = parseInt(sizeText, 16);
+    off = eol + 2;
+    if (size === 0) {
+      // Trailers, up to the empty line.
+      for (;;) {
+        const e = buf.indexOf('\r\n', off);
+        if (e < 0) {
+          return null;
+        }
+        const empty = e === off;
+        off = e + 2;
+        if (empty) {
+          return { body: Buffer.concat(parts), used: off };
+        }
+      }
+    }
+    if (buf.length < off + size + 2) {
+      return null;
+    }
+    parts.push(buf.subarray(off, off + size));
+    off += size + 2;
+  }
+}
 
 function requestOnce(method, urlPath, headers, body) {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { agent, host: addr.host, port: addr.port, method, path: urlPath, headers },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-          resolve({ status: res.statusCode, headers: res.headers, body: data });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+    if (!conn) {
+      conn = connect();
+    }
+    const c = conn;
+    c.pending = { resolve, reject };
+    c.t.ref();
+    let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
+    for (const name in headers) {
+      head += `${name}: ${headers[name]}\r\n`;
+    }
+    c.t.write(body === undefined ? `${head}\r\n` : `${head}\r\n${body}`);
   });
 }
 
 // A kept-alive connection the server has just closed fails on reuse; one retry
 // on a fresh connection covers that. A second failure means the server is gone.
 async function request(method, urlPath, headers, body) {
+  while (lane) {
+    await lane;
+  }
+  let release;
+  lane = new Promise((resolve) => (release = resolve));
   try {
-    return await requestOnce(method, urlPath, headers, body);
-  } catch {
     try {
       return await requestOnce(method, urlPath, headers, body);
-    } catch (e) {
-      return exitWith(1, `bootstrap: ${method} ${urlPath} failed: ${e.message}`);
+    } catch {
+      try {
+        return await requestOnce(method, urlPath, headers, body);
+      } catch (e) {
+        return exitWith(1, `bootstrap: ${method} ${urlPath} failed: ${e.message}`);
+      }
     }
+  } finally {
+    lane = null;
+    release();
   }
 }
 
@@ -296,7 +669,27 @@ function folderIsModuleType(dir) {
   }
 }
 
+// Node 20.19+ loads ES modules with require(), synchronously: much cheaper
+// than import(), which first sets up the asynchronous ESM loader. The result is
+// the same namespace object. import() is still used where require() cannot
+// load the module (top-level await, older Node) or where customization hooks
+// may be registered (--loader, --import, --require), as they apply to import().
+const requireEsm =
+  Boolean(process.features && process.features.require_module) &&
+  !/(^|\s)(--(experimental-)?loader|--import|--require|-r)\b/.test(
+    `${process.execArgv.join(' ')} ${env.NODE_OPTIONS || ''}`,
+  );
+
 async function importFile(file) {
+  if (requireEsm) {
+    try {
+      return require(file);
+    } catch (e) {
+      if (!e || e.code !== 'ERR_REQUIRE_ASYNC_MODULE') {
+        throw e;
+      }
+    }
+  }
   const { pathToFileURL } = require('url');
   return import(pathToFileURL(file).href);
 }

@@ -264,17 +264,20 @@ class _DecoderSettings(object):
 
 
 _scan_once = None
-_encoders = {}
-if _json is not None:
+if _json is not None and all(
+    hasattr(_json, name) for name in ("make_encoder", "encode_basestring", "encode_basestring_ascii")
+):
     try:
         _scan_once = _json.make_scanner(_DecoderSettings())
     except Exception:  # pragma: no cover - a _json unlike CPython 3.x's
-        _scan_once = None
+        pass
+if _scan_once is None:
+    _json = None  # json itself does all the work
 
 
 def json_loads(data):
     """json.loads(data) for str or bytes."""
-    if _scan_once is None or "json" in sys.modules:
+    if _json is None or "json" in sys.modules:
         return _json_module().loads(data)
     s = None
     if isinstance(data, str):
@@ -314,7 +317,8 @@ def json_dumps(obj, default=None, ensure_ascii=True):
         default = _default_default
     # What JSONEncoder.iterencode(obj, _one_shot=True) builds: markers for
     # check_circular, no indent, separators (", ", ": "), allow_nan.
-    chunks = _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)(obj, 0)
+    encoder = _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)
+    chunks = encoder(obj, 0)
     return "".join(chunks)
 
 
@@ -356,6 +360,9 @@ def parse_json_header(value):
 # The Runtime API client
 
 
+HEAD_MAX = 65536  # one line of an answer's head, at most
+
+
 class ProtocolError(Exception):
     """An answer that is not HTTP/1.x as we know it."""
 
@@ -365,7 +372,8 @@ class RuntimeClient(object):
 
     Just what the Runtime API needs: a request at a time, bodies framed by
     Content-Length (chunked and read-to-close answers are understood too),
-    no timeout (/next is a long poll that may block for minutes)."""
+    no timeout (/next is a long poll that may block for minutes). Answers are
+    read through a buffered file on the socket, as http.client does."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
@@ -379,8 +387,7 @@ class RuntimeClient(object):
         if self.port != 80:
             hh += ":%d" % self.port
         self.host_header = hh
-        self.sock = None
-        self.buf = b""
+        self.sock = self.rfile = None
 
     def connect(self):
         # socket.create_connection, without socket.py. An ASCII host goes as
@@ -390,122 +397,85 @@ class RuntimeClient(object):
             host = host.encode("ascii")
         except UnicodeEncodeError:
             pass
-        err = None
-        for family, socktype, proto, _, addr in socket.getaddrinfo(host, self.port, 0, socket.SOCK_STREAM):
-            sock = None
+        err = OSError("getaddrinfo returned nothing")
+        infos = socket.getaddrinfo(host, self.port, 0, socket.SOCK_STREAM)
+        for family, socktype, proto, _, addr in infos:
+            sock = socket.socket(family, socktype, proto)
             try:
-                sock = socket.socket(family, socktype, proto)
                 sock.connect(addr)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError as e:
+                sock.close()
                 err = e
-                if sock is not None:
-                    sock.close()
                 continue
             self.sock = sock
-            self.buf = b""
+            self.rfile = open(sock.fileno(), "rb", buffering=65536, closefd=False)
             return
-        raise err if err is not None else OSError("getaddrinfo returned nothing")
+        raise err
 
     def close(self):
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-        self.sock = None
-        self.buf = b""
-
-    def _fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError("Remote end closed connection without response")
-        self.buf += data
-
-    def _read_exact(self, n):
-        buf = self.buf
-        if len(buf) >= n:
-            self.buf = buf[n:]
-            return buf[:n]
-        # A large body: receive straight into place rather than concatenating.
-        out = bytearray(n)
-        have = len(buf)
-        out[:have] = buf
-        view = memoryview(out)
-        recv_into = self.sock.recv_into
-        while have < n:
-            got = recv_into(view[have:])
-            if not got:
-                raise ConnectionError("Remote end closed connection mid-body")
-            have += got
-        self.buf = b""
-        return bytes(out)
-
-    def _read_line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                line = self.buf[:i]
-                self.buf = self.buf[i + 2 :]
-                return line
-            self._fill()
-
-    def _read_chunked(self):
-        parts = []
-        while True:
-            size = int(self._read_line().split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                while self._read_line():  # trailers, up to the empty line
+        for f in (self.rfile, self.sock):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
                     pass
-                return b"".join(parts)
-            parts.append(self._read_exact(size))
-            self._read_line()
+        self.sock = self.rfile = None
 
-    def _read_to_close(self):
-        parts = [self.buf]
-        self.buf = b""
-        while True:
-            data = self.sock.recv(65536)
-            if not data:
-                return b"".join(parts)
-            parts.append(data)
+    def _line(self):
+        line = self.rfile.readline(HEAD_MAX + 1)
+        if len(line) > HEAD_MAX:
+            raise ProtocolError("header line too long")
+        return line
+
+    def _read(self, n):
+        data = self.rfile.read(n)
+        if len(data) < n:
+            raise ConnectionError("Remote end closed connection mid-body")
+        return data
 
     def _response(self):
         """Read one answer: (status, headers with lower-case names, body)."""
         while True:
-            end = self.buf.find(b"\r\n\r\n")
-            while end < 0:
-                self._fill()
-                end = self.buf.find(b"\r\n\r\n")
-            head = self.buf[:end].decode("latin-1")
-            self.buf = self.buf[end + 4 :]
-            lines = head.split("\r\n")
-            parts = lines[0].split(None, 2)
+            line = self._line()
+            if not line:
+                raise ConnectionError("Remote end closed connection without response")
+            parts = line.decode("latin-1").split(None, 2)
             if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-                raise ProtocolError("bad status line %r" % lines[0])
+                raise ProtocolError("bad status line %r" % line)
             status = int(parts[1])
             headers = {}
-            for line in lines[1:]:
-                name, sep, value = line.partition(":")
-                if not sep:
-                    continue
-                name = name.strip().lower()
-                value = value.strip()
-                headers[name] = headers[name] + ", " + value if name in headers else value
-            if 100 <= status < 200:
-                continue  # an interim answer (100 Continue): the real one follows
-            break
+            while True:
+                line = self._line()
+                if line in (b"\r\n", b"\n", b""):
+                    break
+                name, sep, value = line.decode("latin-1").partition(":")
+                if sep:
+                    name = name.strip().lower()
+                    value = value.strip()
+                    headers[name] = headers[name] + ", " + value if name in headers else value
+            if not 100 <= status < 200:
+                break  # else an interim answer (100 Continue): the real one follows
         conn = headers.get("connection", "").lower()
         will_close = "close" in conn or (parts[0] == "HTTP/1.0" and "keep-alive" not in conn)
         length = headers.get("content-length")
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            body = self._read_chunked()
+            chunks = []
+            while True:
+                size = int(self._line().split(b";", 1)[0], 16)
+                if not size:
+                    break
+                chunks.append(self._read(size))
+                self._line()
+            while self._line() not in (b"\r\n", b"\n", b""):
+                pass  # trailers, up to the empty line
+            body = b"".join(chunks)
         elif length is not None:
-            body = self._read_exact(int(length))
+            body = self._read(int(length))
         elif status in (204, 304):
             body = b""
         else:
-            body = self._read_to_close()
+            body = self.rfile.read()  # to the end of the connection
             will_close = True
         if will_close:
             self.close()
@@ -516,7 +486,11 @@ class RuntimeClient(object):
         kept-alive connection the server closed fails on reuse, so retry
         once on a fresh one; a second failure means the server is gone and
         the runtime exits."""
-        head = "%s %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: identity\r\n" % (method, path, self.host_header)
+        head = "%s %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: identity\r\n" % (
+            method,
+            path,
+            self.host_header,
+        )
         if body is not None or method == "POST":
             head += "Content-Length: %d\r\n" % (len(body) if body is not None else 0)
         if headers:
