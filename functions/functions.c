@@ -86,7 +86,7 @@ void fn_close(fn_t *f)
     if (f == NULL)
         return;
     f->closing = 1;
-    fn_events_close(f);
+    fn_events_free(f);
     fn_pool_close(f);
     fn_registry_free(f);
     pthread_mutex_destroy(&f->lk);

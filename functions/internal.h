@@ -191,7 +191,8 @@ void fn_invoke_http(fn_t *f, fn_def_t *d, const http_req_t *req, http_resp_t *re
  * thread of its own with up to 2 retries; failures go to "fn-events-failed". */
 int fn_events_open(fn_t *f, char *err, size_t errsz);
 int fn_events_start(fn_t *f, char *err, size_t errsz);
-void fn_events_close(fn_t *f); /* idempotent */
+void fn_events_close(fn_t *f); /* stops the thread; idempotent */
+void fn_events_free(fn_t *f);  /* closes, then frees */
 
 /* ---- Instances (pool.c) ---- */
 

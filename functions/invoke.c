@@ -461,20 +461,28 @@ void fn_events_close(fn_t *f)
     e->started = 0;
     /* Completions that came after the thread stopped (instances being
      * stopped): the events stay queued and run again at the next start. */
+    pthread_mutex_lock(&e->lk);
     done_event_t *d = e->done;
+    e->done = NULL;
+    pthread_mutex_unlock(&e->lk);
     while (d != NULL) {
         done_event_t *nx = d->next;
         free(d->error);
         free(d);
         d = nx;
     }
-    e->done = NULL;
-    if (f->closing || f->loop == NULL) {
-        pthread_mutex_destroy(&e->lk);
-        pthread_cond_destroy(&e->cv);
-        free(e);
-        f->events = NULL;
-    }
+}
+
+void fn_events_free(fn_t *f)
+{
+    struct fn_events *e = f->events;
+    if (e == NULL)
+        return;
+    fn_events_close(f);
+    pthread_mutex_destroy(&e->lk);
+    pthread_cond_destroy(&e->cv);
+    free(e);
+    f->events = NULL;
 }
 
 /* ---- Invoke ---- */
