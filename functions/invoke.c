@@ -598,6 +598,20 @@ static void url_error(http_resp_t *resp, int status, const char *message)
     http_resp_json(resp, status, "application/json", body);
 }
 
+/* Headers that describe the connection or the framing are the server's to
+ * set; a function's own are dropped (Lambda drops them too). */
+static int hop_by_hop(const char *name)
+{
+    static const char *const hop[] = {"content-length", "transfer-encoding", "connection",
+                                      "keep-alive",     "upgrade",           "te",
+                                      "trailer",        "proxy-connection",  "date", NULL};
+    for (size_t i = 0; hop[i] != NULL; i++) {
+        if (strcasecmp(name, hop[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Map the function's answer to HTTP, as Lambda does for function URLs: an
  * object with statusCode is a response; anything else is a 200 JSON body. */
 static void url_done(fn_inv_t *inv, fn_outcome_t outcome, const void *body, size_t len)
@@ -617,7 +631,7 @@ static void url_done(fn_inv_t *inv, fn_outcome_t outcome, const void *body, size
         int typed = 0;
         json_object_foreach(json_object_get(r, "headers"), k, v) {
             if (json_is_string(v) && strlen(k) < 128 && strpbrk(k, "\r\n: ") == NULL &&
-                strpbrk(json_string_value(v), "\r\n") == NULL) {
+                strpbrk(json_string_value(v), "\r\n") == NULL && !hop_by_hop(k)) {
                 http_resp_header_copy(resp, k, json_string_value(v));
                 typed |= strcasecmp(k, "content-type") == 0;
             }

@@ -893,8 +893,16 @@ static char *error_body(const char *body, size_t len, const char *type_header)
         return s;
     }
     json_decref(j);
-    json_t *e = json_pack("{s:s, s:s}", "errorType",
-                          type_header != NULL ? type_header : "Runtime.Unknown", "errorMessage",
+    /* The header is the runtime's (untrusted) text: printable ASCII only,
+     * bounded, so that it always makes a JSON string. */
+    char type[129] = "Runtime.Unknown";
+    if (type_header != NULL && type_header[0] != '\0') {
+        size_t n = 0;
+        for (; type_header[n] != '\0' && n < sizeof type - 1; n++)
+            type[n] = type_header[n] >= 0x20 && type_header[n] < 0x7f ? type_header[n] : '_';
+        type[n] = '\0';
+    }
+    json_t *e = json_pack("{s:s, s:s}", "errorType", type, "errorMessage",
                           "The runtime reported an error without a body.");
     char *s = json_dumps(e, JSON_COMPACT);
     json_decref(e);

@@ -9,6 +9,8 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { CreateFunctionUrlConfigCommand } from '@aws-sdk/client-lambda';
 import { startServer, makeTree, rmTree, sleep } from './helpers.mjs';
 import { ROOT_ENV, lambdaClient, invoke, invokeOk, invokeUnhandled, nodeFn } from './lambda-helpers.mjs';
 
@@ -20,6 +22,42 @@ const hogFn = `exports.handler = async (e) => { const keep = []; for (let i = 0;
 const brokenFn = `throw new Error('broken at load');\n`;
 const bigFn = `exports.handler = async (e) => 'x'.repeat(e.n);\n`;
 const sizeFn = `exports.handler = async (e) => ({ bytes: JSON.stringify(e).length, last: e.data.slice(-8) });\n`;
+// A function URL answer that tries to set the framing headers itself.
+const framingFn = `exports.handler = async () => ({ statusCode: 201, body: 'hello world',
+  headers: { 'Content-Length': '5', 'Transfer-Encoding': 'chunked', Connection: 'close', 'X-Ok': 'yes' } });\n`;
+// A custom runtime (a Node.js script on raw sockets) that reports every
+// invoke as an error whose type header holds bytes that are not UTF-8.
+const rawBootstrap = `#!/usr/bin/node
+const net = require('net');
+const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
+function req(raw) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(port), host, () => s.write(raw));
+    let buf = Buffer.alloc(0);
+    s.on('error', reject);
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const i = buf.indexOf('\\r\\n\\r\\n');
+      if (i < 0) return;
+      const head = buf.subarray(0, i).toString('latin1');
+      const m = /content-length: *(\\d+)/i.exec(head);
+      const len = m ? Number(m[1]) : 0;
+      if (buf.length >= i + 4 + len) { s.destroy(); resolve(head); }
+    });
+  });
+}
+(async () => {
+  for (;;) {
+    const head = await req('GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n');
+    const id = /lambda-runtime-aws-request-id: *(\\S+)/i.exec(head)[1];
+    await req(Buffer.concat([
+      Buffer.from('POST /2018-06-01/runtime/invocation/' + id + '/error HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nContent-Length: 0\\r\\nLambda-Runtime-Function-Error-Type: Bad', 'latin1'),
+      Buffer.from([0xff, 0xfe, 0x22]),
+      Buffer.from('\\r\\n\\r\\n', 'latin1'),
+    ]));
+  }
+})();
+`;
 
 describe('the instance pool', () => {
   let srv;
@@ -33,7 +71,10 @@ describe('the instance pool', () => {
       'broken/index.js': brokenFn,
       'big/index.js': bigFn,
       'size/index.js': sizeFn,
+      'framing/index.js': framingFn,
+      'raw/bootstrap': rawBootstrap,
     });
+    fs.chmodSync(`${dir}/raw/bootstrap`, 0o755);
     srv = await startServer({
       env: ROOT_ENV,
       config: {
@@ -44,6 +85,8 @@ describe('the instance pool', () => {
           nodeFn('broken', `${dir}/broken`, { timeout: 3 }),
           nodeFn('big', `${dir}/big`, { timeout: 5, memory: 512 }),
           nodeFn('size', `${dir}/size`, { timeout: 5, memory: 512 }),
+          nodeFn('framing', `${dir}/framing`, { timeout: 3 }),
+          { name: 'raw', code: `${dir}/raw`, runtime: 'provided.al2023', timeout: 3 },
         ],
       },
     });
@@ -107,5 +150,21 @@ describe('the instance pool', () => {
     assert.equal(ok.text.length, 5 * 1024 * 1024 + 2, 'the JSON string of 5 MiB');
     const { error } = await invokeUnhandled(lambda, 'big', { n: 7 * 1024 * 1024 });
     assert.equal(error.errorType, 'Function.ResponseSizeTooLarge', JSON.stringify(error));
+  });
+
+  it('an error type header that is not UTF-8 (a hostile runtime) becomes printable text; cloudlet stays up', T, async () => {
+    for (let i = 0; i < 2; i++) {
+      const { error } = await invokeUnhandled(lambda, 'raw', {});
+      assert.equal(error.errorType, 'Bad__"', JSON.stringify(error));
+    }
+    assert.equal((await invokeOk(lambda, 'pid', { n: 5 })).echo.n, 5, 'the server still answers');
+  });
+
+  it('a function URL answer cannot set the framing headers (Content-Length, Transfer-Encoding, Connection)', T, async () => {
+    await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'framing', AuthType: 'NONE' }));
+    const res = await fetch(`${srv.url}/fn/framing/`);
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get('x-ok'), 'yes');
+    assert.equal(await res.text(), 'hello world', 'the whole body, framed by the server');
   });
 });
