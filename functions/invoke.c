@@ -671,6 +671,23 @@ static void url_done(fn_inv_t *inv, fn_outcome_t outcome, const void *body, size
     http_later_done(later);
 }
 
+/* A JSON string of request text, which the client controls: bytes that do
+ * not make UTF-8 become '?', so that the event can always be built. */
+static json_t *text(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    char *copy = xstrdup(s);
+    for (char *p = copy; *p != '\0'; p++) {
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    }
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 typedef struct hdr_ctx {
     json_t *headers;
     json_t *cookies;
@@ -690,7 +707,7 @@ static int collect_header(void *ctx, const char *name, const char *value)
         for (char *c = strtok_r(copy, ";", &save); c != NULL; c = strtok_r(NULL, ";", &save)) {
             while (*c == ' ')
                 c++;
-            json_array_append_new(h->cookies, json_string(c));
+            json_array_append_new(h->cookies, text(c));
         }
         free(copy);
         return 0;
@@ -698,10 +715,10 @@ static int collect_header(void *ctx, const char *name, const char *value)
     json_t *old = json_object_get(h->headers, lower);
     if (old != NULL) {
         char *joined = xasprintf("%s,%s", json_string_value(old), value);
-        json_object_set_new(h->headers, lower, json_string(joined));
+        json_object_set_new(h->headers, lower, text(joined));
         free(joined);
     } else {
-        json_object_set_new(h->headers, lower, json_string(value));
+        json_object_set_new(h->headers, lower, text(value));
     }
     return 0;
 }
@@ -727,10 +744,10 @@ static json_t *query_params(const char *q)
         json_t *old = json_object_get(o, name);
         if (old != NULL) {
             char *joined = xasprintf("%s,%s", json_string_value(old), value);
-            json_object_set_new(o, name, json_string(joined));
+            json_object_set_new(o, name, text(joined));
             free(joined);
         } else {
-            json_object_set_new(o, name, json_string(value));
+            json_object_set_new(o, name, text(value));
         }
     }
     free(copy);
@@ -750,12 +767,14 @@ static char *url_event(fn_t *f, const fn_def_t *d, const http_req_t *req, const 
     strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
     const char *host = http_header(req, "Host");
     const char *ua = http_header(req, "User-Agent");
-    json_t *http = json_pack("{s:s, s:s, s:s, s:s, s:s}", "method", req->method_name, "path",
-                             raw_path, "protocol", "HTTP/1.1", "sourceIp",
-                             req->remote ? req->remote : "127.0.0.1", "userAgent", ua ? ua : "");
-    json_t *rc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I}", "accountId",
+    json_t *http = json_pack("{s:o, s:o, s:s, s:s, s:o}", "method", text(req->method_name),
+                             "path", text(raw_path), "protocol", "HTTP/1.1", "sourceIp",
+                             req->remote ? req->remote : "127.0.0.1", "userAgent",
+                             text(ua ? ua : ""));
+    json_t *rc = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:s, s:I}", "accountId",
                            caller != NULL ? f->account_id : "anonymous", "apiId", d->name,
-                           "domainName", host ? host : "", "domainPrefix", d->name, "http", http,
+                           "domainName", text(host ? host : ""), "domainPrefix", d->name, "http",
+                           http,
                            "requestId", req->request_id, "routeKey", "$default", "stage",
                            "$default", "time", when, "timeEpoch", (json_int_t)util_now_ms());
     if (caller != NULL) {
@@ -771,8 +790,9 @@ static char *url_event(fn_t *f, const fn_def_t *d, const http_req_t *req, const 
     int binary = 0;
     for (size_t i = 0; i < req->body_len && !binary; i++)
         binary = req->body[i] == 0 || req->body[i] >= 0x80;
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:b}", "version", "2.0", "routeKey",
-                           "$default", "rawPath", raw_path, "rawQueryString", req->query,
+    json_t *ev = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "version", "2.0", "routeKey",
+                           "$default", "rawPath", text(raw_path), "rawQueryString",
+                           text(req->query),
                            "headers", h.headers, "requestContext", rc, "isBase64Encoded",
                            binary);
     if (json_array_size(h.cookies) > 0)
@@ -789,9 +809,9 @@ static char *url_event(fn_t *f, const fn_def_t *d, const http_req_t *req, const 
             json_object_set_new(ev, "body", json_stringn((const char *)req->body, req->body_len));
         }
     }
-    char *s = json_dumps(ev, JSON_COMPACT);
+    char *s = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    return s;
+    return s != NULL ? s : xstrdup("{}");
 }
 
 void fn_handle_url(fn_t *f, const http_req_t *req, http_resp_t *resp)

@@ -10,6 +10,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { CreateFunctionUrlConfigCommand } from '@aws-sdk/client-lambda';
 import { startServer, makeTree, rmTree, sleep } from './helpers.mjs';
 import { ROOT_ENV, lambdaClient, invoke, invokeOk, invokeUnhandled, nodeFn } from './lambda-helpers.mjs';
@@ -166,5 +167,26 @@ describe('the instance pool', () => {
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('x-ok'), 'yes');
     assert.equal(await res.text(), 'hello world', 'the whole body, framed by the server');
+  });
+
+  it('a function URL request whose User-Agent and query are not UTF-8 still reaches the function', T, async () => {
+    const port = Number(new URL(srv.url).port);
+    const answer = await new Promise((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1', () => {
+        sock.write(Buffer.concat([
+          Buffer.from('GET /fn/framing/x?q=%FF%FE&r=ok HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: ', 'latin1'),
+          Buffer.from([0xff, 0xfe, 0x41]),
+          Buffer.from('\r\nConnection: close\r\n\r\n', 'latin1'),
+        ]));
+      });
+      let buf = '';
+      sock.on('data', (d) => { buf += d.toString('latin1'); });
+      sock.on('end', () => resolve(buf));
+      sock.on('error', reject);
+      setTimeout(() => reject(new Error(`no answer; so far: ${buf}`)), 10000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 201 /, answer.slice(0, 200));
+    assert.match(answer, /hello world$/);
+    assert.equal((await invokeOk(lambda, 'pid', { n: 6 })).echo.n, 6, 'the server still answers');
   });
 });
